@@ -1,0 +1,164 @@
+"""What every milestone model shares: checked inputs and a pluggable learning rule."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_history import backend, validation
+
+
+class CheckedInputsMixin:
+    """Checks array-like data in `fit`/`evaluate`/`predict` before any step runs.
+
+    Subclasses implement `check_data(x, y)` returning the cleaned arrays (y may
+    be None) or raising a TypeError/ValueError that names what was expected.
+    """
+
+    def check_data(self, x, y):
+        raise NotImplementedError
+
+    def _checked(self, x, y):
+        if not validation.is_array_like(x):
+            return x, y
+        return self.check_data(x, y)
+
+    def _checked_validation_data(self, kwargs: dict) -> None:
+        data = kwargs.get("validation_data")
+        if isinstance(data, tuple) and len(data) == 2:
+            kwargs["validation_data"] = self._checked(*data)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        x, y = self._checked(x, y)
+        self._checked_validation_data(kwargs)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        x, y = self._checked(x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        x, _ = self._checked(x, None)
+        return super().predict(x, *args, **kwargs)
+
+
+class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
+    """A Keras model whose `fit` applies a historical learning rule.
+
+    A subclass writes three things:
+
+    - `rule(x, y)`: one step of the rule on a batch. It assigns the new
+      weights and returns `(y_pred, loss)` as measured before the update.
+    - `cost(y, y_pred)`: the quantity the rule lowers, used by `evaluate`.
+    - `check_data(x, y)`: up-front validation of array inputs.
+
+    The step size lives in the compiled optimizer (`optimizer.learning_rate`,
+    so schedules and callbacks work as usual) but the optimizer never computes
+    an update: the rule does. `optimizer.iterations` counts the rule's steps.
+
+    Args:
+        steps_per_batch: how many times the rule is applied to each batch.
+            For full-batch training `steps_per_batch=k` with `epochs=n` takes
+            `n * k` historical steps in `n` compiled calls, without Python
+            overhead per step. Logs average over all of them.
+    """
+
+    def __init__(self, steps_per_batch: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        validation.check_option(
+            "steps_per_batch", steps_per_batch,
+            isinstance(steps_per_batch, int) and steps_per_batch >= 1, "an integer >= 1",
+        )
+        self.steps_per_batch = steps_per_batch
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    def rule(self, x, y):
+        raise NotImplementedError
+
+    def cost(self, y, y_pred):
+        raise NotImplementedError
+
+    @property
+    def learning_rate(self):
+        """The rule's step size, read from the compiled optimizer."""
+        return ops.cast(self.optimizer.learning_rate, self.compute_dtype)
+
+    def compile(self, optimizer="sgd", **kwargs):
+        if kwargs.get("loss") is not None:
+            raise ValueError(
+                f"{type(self).__name__} is trained by its own rule and cost; "
+                "compile it without `loss` (metrics are fine)."
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        for unsupported in ("sample_weight", "class_weight"):
+            if kwargs.get(unsupported) is not None:
+                raise ValueError(
+                    f"`{unsupported}` is not part of the historical rule of "
+                    f"{type(self).__name__}; pass the samples as they are."
+                )
+        return super().fit(x, y, *args, **kwargs)
+
+    def learning_rule(self, data) -> dict:
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+
+        def step():
+            y_pred, loss = self.rule(x, y)
+            self.loss_tracker.update_state(loss)
+            self.optimizer.iterations.assign_add(1)
+            self.compute_metrics(x, y, y_pred)
+
+        backend.repeat(step, self.steps_per_batch, backend.all_state_variables(self))
+        return self.get_metrics_result()
+
+    def measure(self, data) -> dict:
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)
+        self.loss_tracker.update_state(self.cost(y, y_pred))
+        return self.compute_metrics(x, y, y_pred)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "steps_per_batch": self.steps_per_batch}
+
+
+class LinearModel(LearningRuleModel):
+    """`y = x·m + b` with the squared-error cost: the model of milestones 1 and 3."""
+
+    def __init__(self, units: int = 1, kernel_initializer="zeros",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        validation.check_option("units", units, isinstance(units, int) and units >= 1,
+                                "an integer >= 1")
+        self.units = units
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        self.kernel = self.add_weight(shape=(features, self.units), name="kernel",
+                                      initializer=self.kernel_initializer)
+        self.bias = self.add_weight(shape=(self.units,), name="bias",
+                                    initializer=self.bias_initializer)
+
+    def call(self, inputs):
+        return ops.matmul(inputs, self.kernel) + self.bias
+
+    def cost(self, y, y_pred):
+        """Legendre's cost: the mean of the squared errors."""
+        return ops.mean(ops.square(y - y_pred))
+
+    def check_data(self, x, y):
+        x = validation.as_matrix(x, "x", self.kernel.shape[0] if self.built else None)
+        if y is not None:
+            y = validation.as_matrix(y, "y", self.units)
+            validation.check_same_length(x, y)
+        return x, y
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }

@@ -1,0 +1,110 @@
+"""Milestone 1 — least squares (Adrien-Marie Legendre, 1805).
+
+Legendre, fitting comet orbits, proposed choosing the line that makes the sum
+of squared errors smallest, and showed the best line solves a small linear
+system, the *normal equations*: (XᵀX) m = Xᵀy. No iteration is needed.
+
+The seed snippet measured the cost of a guessed line:
+
+    def compute_error_for_line_given_points(b, m, coordinates):
+        ...totalError += (y - (m * x + b)) ** 2
+        return totalError / float(len(coordinates))
+
+For m=2, b=1 on [[3, 6], [6, 9], [12, 18]] that is (1 + 16 + 49) / 3 = 22.
+
+`fit` here never guesses: each batch adds its sufficient statistics (count,
+means, centred cross-products, merged as in Chan et al. 1979 so float32 stays
+accurate) to running totals and the weights are re-solved from them. After
+one pass over the data the fit is exact, whatever the batch size; further
+passes or more data keep refining the same totals.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_history.models.base import LinearModel
+from keras_history.timeline import milestone
+
+
+@keras.saving.register_keras_serializable(package="keras_history")
+class LeastSquares(LinearModel):
+    """`y = x·m + b` fitted by the normal equations. See `least_squares()`."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        features = input_shape[-1]
+
+        def statistic(name, shape):
+            return self.add_weight(shape=shape, name=name, initializer="zeros",
+                                   trainable=False)
+
+        self.count = statistic("count", ())
+        self.x_mean = statistic("x_mean", (features,))
+        self.y_mean = statistic("y_mean", (self.units,))
+        self.xx = statistic("xx", (features, features))  # Σ (x − x̄)(x − x̄)ᵀ
+        self.xy = statistic("xy", (features, self.units))  # Σ (x − x̄)(y − ȳ)ᵀ
+
+    def rule(self, x, y):
+        y_pred = self(x)
+        loss = self.cost(y, y_pred)
+
+        n_batch = ops.cast(ops.shape(x)[0], self.count.dtype)
+        x_batch, y_batch = ops.mean(x, axis=0), ops.mean(y, axis=0)
+        dx, dy = x - x_batch, y - y_batch
+        n = self.count + n_batch
+        shift_x, shift_y = x_batch - self.x_mean, y_batch - self.y_mean
+        weight = self.count * n_batch / n
+        self.xx.assign(self.xx + ops.matmul(ops.transpose(dx), dx)
+                       + weight * ops.outer(shift_x, shift_x))
+        self.xy.assign(self.xy + ops.matmul(ops.transpose(dx), dy)
+                       + weight * ops.outer(shift_x, shift_y))
+        self.x_mean.assign(self.x_mean + shift_x * n_batch / n)
+        self.y_mean.assign(self.y_mean + shift_y * n_batch / n)
+        self.count.assign(n)
+
+        # The normal equations on centred data; lstsq gives the minimum-norm
+        # answer when they are singular (fewer points than features).
+        slope = ops.lstsq(self.xx, self.xy)
+        self.kernel.assign(slope)
+        self.bias.assign(self.y_mean - ops.matmul(self.x_mean, slope))
+        return y_pred, loss
+
+    def reset_statistics(self) -> None:
+        """Forget the data seen so far, so the next `fit` starts a new solve."""
+        for variable in self.non_trainable_variables:
+            variable.assign(ops.zeros_like(variable))
+
+
+@milestone(1, 1805, "Adrien-Marie Legendre", "Least squares")
+def least_squares(units: int = 1, compile: bool = True,
+                  name: str = "least_squares") -> LeastSquares:
+    """Legendre's least squares: a line (or hyperplane) fitted in closed form.
+
+    `fit` solves the normal equations from statistics accumulated over the
+    batches, so one epoch of any batch size gives the exact least-squares
+    answer (what `numpy.linalg.lstsq` returns). `evaluate` reports the mean
+    squared error, the cost Legendre minimised.
+
+    Example:
+
+    ```python
+    x, y = keras_history.datasets.wheat_and_bread()
+    model = keras_history.models.least_squares()
+    model.fit(x, y, epochs=1)
+    slope, intercept = model.kernel.numpy(), model.bias.numpy()
+    ```
+
+    Args:
+        units: number of outputs fitted at once (columns of `y`).
+        compile: compile the model, ready for `fit`.
+        name: the model's name.
+
+    Returns:
+        A `LeastSquares` model.
+    """
+    model = LeastSquares(units=units, name=name)
+    if compile:
+        model.compile()
+    return model

@@ -1,0 +1,78 @@
+"""Up-front checks of user data, so bad input fails with a message, not a backend traceback.
+
+The checks run on array-like data (NumPy arrays, lists, backend tensors)
+before `fit`, `evaluate` or `predict` start. Datasets and generators are passed
+through: their contents cannot be inspected without consuming them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def is_array_like(data) -> bool:
+    """True for data we can inspect up front (not a tf.data.Dataset or generator)."""
+    if data is None or isinstance(data, (np.ndarray, list, tuple)):
+        return data is not None
+    return hasattr(data, "shape") and hasattr(data, "dtype") and hasattr(data, "__array__")
+
+
+def as_numeric(data, name: str, dtype: str = "float32") -> np.ndarray:
+    """`data` as a NumPy array of `dtype`, or a TypeError/ValueError saying what is wrong."""
+    try:
+        array = np.asarray(data)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"`{name}` must be a rectangular array of numbers: {error}") from None
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(
+            f"`{name}` must hold numbers (int or float), got dtype {array.dtype}"
+            + (f" (first item: {array.flat[0]!r})" if array.size else "")
+            + "."
+        )
+    if array.size == 0:
+        raise ValueError(f"`{name}` is empty (shape {array.shape}); give at least one sample.")
+    array = array.astype(dtype, copy=False)
+    if not np.all(np.isfinite(array)):
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"`{name}` contains NaN or infinity (first at index {tuple(int(i) for i in bad)}); "
+            "clean or impute the data first."
+        )
+    return array
+
+
+def as_matrix(data, name: str, features: int | None = None) -> np.ndarray:
+    """A (samples, features) float32 matrix; 1-D data counts as one feature per sample."""
+    array = as_numeric(data, name)
+    if array.ndim == 1:
+        array = array[:, None]
+    expected = f"(samples, {features if features is not None else 'features'})"
+    if array.ndim != 2:
+        raise ValueError(f"`{name}` must have shape {expected}, got shape {array.shape}.")
+    if features is not None and array.shape[1] != features:
+        raise ValueError(f"`{name}` must have shape {expected}, got shape {array.shape}.")
+    return array
+
+
+def check_same_length(x: np.ndarray, y: np.ndarray) -> None:
+    if len(x) != len(y):
+        raise ValueError(
+            f"`x` and `y` must hold the same number of samples, got {len(x)} and {len(y)}."
+        )
+
+
+def check_values_in(y: np.ndarray, allowed: tuple, name: str = "y") -> None:
+    """Every entry of `y` is one of `allowed` (the perceptron's 0/1 targets)."""
+    bad = ~np.isin(y, allowed)
+    if np.any(bad):
+        first = y[bad].flat[0]
+        raise ValueError(
+            f"`{name}` must contain only {' or '.join(str(a) for a in allowed)}, "
+            f"found {first!r} ({int(bad.sum())} value(s) outside)."
+        )
+
+
+def check_option(name: str, value, condition: bool, expected: str) -> None:
+    """A factory argument outside its valid range fails with what was expected."""
+    if not condition:
+        raise ValueError(f"`{name}` must be {expected}, got {value!r}.")
