@@ -138,6 +138,11 @@ def _jax_step(model: keras.Model, method: Callable, state, data, training: bool)
 class BackendStepsMixin:
     """Routes Keras's `train_step`/`test_step` to `learning_rule`/`measure`."""
 
+    @property
+    def loss_tracker(self) -> keras.metrics.Mean:
+        """The "loss" mean that `compile()` always creates; feeding it keeps one `loss` log."""
+        return self._loss_tracker
+
     if BACKEND == "jax":
 
         def train_step(self, state, data):

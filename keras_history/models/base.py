@@ -70,7 +70,6 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
             isinstance(steps_per_batch, int) and steps_per_batch >= 1, "an integer >= 1",
         )
         self.steps_per_batch = steps_per_batch
-        self.loss_tracker = keras.metrics.Mean(name="loss")
 
     def rule(self, x, y):
         raise NotImplementedError

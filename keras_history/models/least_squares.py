@@ -74,7 +74,7 @@ class LeastSquares(LinearModel):
     def reset_statistics(self) -> None:
         """Forget the data seen so far, so the next `fit` starts a new solve."""
         for variable in self.non_trainable_variables:
-            variable.assign(ops.zeros_like(variable))
+            variable.assign(ops.zeros(variable.shape, variable.dtype))
 
 
 @milestone(1, 1805, "Adrien-Marie Legendre", "Least squares")

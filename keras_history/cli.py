@@ -1,0 +1,75 @@
+"""The `keras-history` command line: list, tour, train."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from keras_history import tour
+from keras_history.timeline import TIMELINE
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    lines = [header, ["-" * w for w in widths], *rows]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
+                     for line in lines)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = [[str(m.number), str(m.year), m.inventor, m.title, f"models.{m.name}()"]
+            for m in TIMELINE]
+    print(_table(["#", "year", "inventor", "milestone", "factory"], rows))
+    return 0
+
+
+def cmd_tour(args: argparse.Namespace) -> int:
+    import keras
+
+    print(f"Training every milestone on its own data (Keras backend: "
+          f"{keras.backend.backend()})...\n", flush=True)
+    rows = tour.run_tour(args.names or None)
+    print(_table(["milestone", "result", "reference", "check", "seconds"],
+                 [[n, got, ref, "pass" if ok else "FAIL", f"{s:.2f}"]
+                  for n, got, ref, ok, s in rows]))
+    total = sum(r[4] for r in rows)
+    failed = [r[0] for r in rows if not r[3]]
+    print(f"\n{len(rows) - len(failed)}/{len(rows)} reproduced, "
+          f"{total:.2f} s of training.")
+    return 1 if failed else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    recipe = tour.RECIPES[args.name]
+    model = recipe.train(1)
+    measured, reference, ok = recipe.check(model)
+    print(f"\n{args.name}: {measured}\nreference: {reference}\n"
+          f"{'reproduced' if ok else 'NOT reproduced'}")
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keras-history",
+        description="The history of deep learning as runnable Keras models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="print the timeline").set_defaults(func=cmd_list)
+    tour_parser = sub.add_parser(
+        "tour", help="train every milestone and compare with the original numbers")
+    tour_parser.add_argument("names", nargs="*", choices=[[]] + list(tour.RECIPES),
+                             metavar="NAME", help="only these milestones")
+    tour_parser.set_defaults(func=cmd_tour)
+    train = sub.add_parser("train", help="train one milestone with progress output")
+    train.add_argument("name", choices=list(tour.RECIPES), metavar="NAME",
+                       help=", ".join(tour.RECIPES))
+    train.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

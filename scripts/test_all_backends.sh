@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run the test suite once per Keras backend (a process picks its backend at import).
+# Usage: bash scripts/test_all_backends.sh [pytest args...]
+set -u
+cd "$(dirname "$0")/.."
+export TF_CPP_MIN_LOG_LEVEL=3
+status=0
+for backend in ${KERAS_HISTORY_BACKENDS:-tensorflow jax torch}; do
+  echo "=== KERAS_BACKEND=$backend ==="
+  KERAS_BACKEND=$backend python -m pytest -q -p no:cacheprovider "$@" || status=1
+done
+exit $status
