@@ -50,8 +50,10 @@ def repeat(step: Callable[[], None], times: int, variables: Sequence[keras.Varia
     The loop carries the variables' values, so the compiled graph holds one
     copy of the step however many times it runs.
     """
-    if times == 1:
-        step()
+    if times == 1 or BACKEND == "torch":
+        # PyTorch runs eagerly: a plain loop is its compiled loop.
+        for _ in range(times):
+            step()
         return
 
     def body(_, values):

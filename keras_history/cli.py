@@ -35,7 +35,7 @@ def cmd_tour(args: argparse.Namespace) -> int:
     total = sum(r[4] for r in rows)
     failed = [r[0] for r in rows if not r[3]]
     print(f"\n{len(rows) - len(failed)}/{len(rows)} reproduced, "
-          f"{total:.2f} s of training.")
+          f"{total:.2f} s of training and checking.")
     return 1 if failed else 0
 
 
