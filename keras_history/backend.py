@@ -107,6 +107,19 @@ def value_and_grad(
     raise NotImplementedError(f"keras_history does not support the {BACKEND!r} backend.")
 
 
+def rule_jit_compile(jit_compile, loops: bool):
+    """Resolve `jit_compile="auto"` for a learning-rule model.
+
+    Keras turns XLA off on CPU-only TensorFlow. A rule repeated in a loop is
+    many tiny ops, where XLA's fused while-loop is several times faster than
+    the graph executor, so for those we turn it on; for a single step the
+    compile time would cost more than it saves.
+    """
+    if jit_compile == "auto" and BACKEND == "tensorflow":
+        return loops
+    return jit_compile
+
+
 def _no_grad():
     """Rules derive their own updates: PyTorch need not record a graph."""
     if BACKEND == "torch":

@@ -82,13 +82,14 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         """The rule's step size, read from the compiled optimizer."""
         return ops.cast(self.optimizer.learning_rate, self.compute_dtype)
 
-    def compile(self, optimizer="sgd", **kwargs):
+    def compile(self, optimizer="sgd", jit_compile="auto", **kwargs):
         if kwargs.get("loss") is not None:
             raise ValueError(
                 f"{type(self).__name__} is trained by its own rule and cost; "
                 "compile it without `loss` (metrics are fine)."
             )
-        super().compile(optimizer=optimizer, **kwargs)
+        jit_compile = backend.rule_jit_compile(jit_compile, loops=self.steps_per_batch > 1)
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         for unsupported in ("sample_weight", "class_weight"):
