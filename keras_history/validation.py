@@ -76,3 +76,32 @@ def check_option(name: str, value, condition: bool, expected: str) -> None:
     """A factory argument outside its valid range fails with what was expected."""
     if not condition:
         raise ValueError(f"`{name}` must be {expected}, got {value!r}.")
+
+
+def as_class_ids(y, classes: int, name: str = "y") -> np.ndarray:
+    """Integer class ids in [0, classes) from ids (N,) / (N, 1) or one-hot rows (N, classes)."""
+    array = as_numeric(y, name, dtype="float64")
+    if array.ndim == 2 and array.shape[1] == classes and classes > 1:
+        if not np.all(np.isin(array, (0, 1))) or not np.all(array.sum(axis=1) == 1):
+            raise ValueError(
+                f"`{name}` of shape {array.shape} looks one-hot, but its rows are not "
+                "one 1 and zeros elsewhere; give class ids (N,) or one-hot rows."
+            )
+        return array.argmax(axis=1).astype("int32")
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(
+            f"`{name}` must be class ids of shape (N,) or one-hot of shape (N, {classes}), "
+            f"got shape {array.shape}."
+        )
+    if np.any(array != np.round(array)):
+        fraction = array[array != np.round(array)][0]
+        raise ValueError(f"`{name}` must hold whole-number class ids, found {fraction!r}.")
+    bad = (array < 0) | (array >= classes)
+    if np.any(bad):
+        raise ValueError(
+            f"`{name}` must hold class ids in 0..{classes - 1}, found {int(array[bad][0])} "
+            f"({int(bad.sum())} label(s) outside)."
+        )
+    return array.astype("int32")

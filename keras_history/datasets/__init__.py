@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_history.datasets import mnist
+
 # Price of wheat per kg and the average price of bread, from the linear-regression snippet.
 _WHEAT_AND_BREAD = [[0.5, 5.0], [0.6, 5.5], [0.8, 6.0], [1.1, 6.8], [1.4, 7.0]]
 
@@ -41,4 +43,4 @@ def logic_gate(name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-__all__ = ["logic_gate", "wheat_and_bread"]
+__all__ = ["logic_gate", "mnist", "wheat_and_bread"]

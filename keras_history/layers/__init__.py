@@ -1,5 +1,6 @@
 """Layers that Keras 3 lacks and the milestones need."""
 
 from keras_history.layers.heaviside import Heaviside
+from keras_history.layers.local_response_normalization import LocalResponseNormalization
 
-__all__ = ["Heaviside"]
+__all__ = ["Heaviside", "LocalResponseNormalization"]
