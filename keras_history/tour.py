@@ -119,6 +119,21 @@ def _check_backprop(model) -> tuple[str, str, bool]:
             bool(np.allclose(out, SNIPPET_OUTPUTS, atol=1e-3)))
 
 
+def _train_mnist_convnet(verbose: int) -> keras.Model:
+    # The embedded sample (4,000 real digits) keeps the tour offline and short.
+    (x, y), _ = datasets.mnist.load_sample()
+    model = models.mnist_convnet()
+    model.fit(x, y, batch_size=64, epochs=3, verbose=verbose)
+    return model
+
+
+def _check_mnist_convnet(model) -> tuple[str, str, bool]:
+    _, (x_test, y_test) = datasets.mnist.load_sample()
+    accuracy = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
+    return (f"sample test accuracy {accuracy:.3f}",
+            ">= 0.95 on the sample (full MNIST: >= 0.993)", accuracy >= 0.95)
+
+
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in [
@@ -127,6 +142,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe("linear_regression", _train_linear_regression, _check_linear_regression),
         Recipe("perceptron", _train_perceptron, _check_perceptron),
         Recipe("backprop_mlp", _train_backprop, _check_backprop),
+        Recipe("mnist_convnet", _train_mnist_convnet, _check_mnist_convnet),
     ]
 }
 

@@ -20,7 +20,7 @@ import keras
 
 from keras_history import models
 from keras_history.datasets import mnist
-from keras_history.models.convnet import DEFAULT_LEARNING_RATE, ORIGINAL_LEARNING_RATE
+from keras_history.models.convnet import ORIGINAL_LEARNING_RATE
 
 
 def main() -> int:
@@ -29,7 +29,8 @@ def main() -> int:
                         "(default: $KERAS_HISTORY_MNIST, then ../shared/data/mnist)")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE)
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="a constant Adam step size (default: the model's decaying schedule)")
     parser.add_argument("--original", action="store_true",
                         help=f"the TFLearn example: Adam {ORIGINAL_LEARNING_RATE}, 20 epochs")
     parser.add_argument("--target", type=float, default=0.993)
@@ -43,7 +44,8 @@ def main() -> int:
     (x_train, y_train), (x_test, y_test) = mnist.load_data(data)
     model = models.mnist_convnet(learning_rate=args.learning_rate)
     print(f"backend {keras.backend.backend()}, {platform.machine()} {os.cpu_count()} cores; "
-          f"Adam {args.learning_rate}, batch {args.batch_size}, {args.epochs} epochs", flush=True)
+          f"Adam {args.learning_rate or 'default schedule'}, batch {args.batch_size}, "
+          f"{args.epochs} epochs", flush=True)
     print(f"{'epoch':>5} {'train loss':>10} {'test acc':>9} {'seconds':>8}", flush=True)
     reached = None
     for epoch in range(1, args.epochs + 1):

@@ -15,7 +15,7 @@ labels (N,). It never downloads anything; the data comes from, in order:
    `download=False`, in `$TFDS_DATA_DIR` or `~/tensorflow_datasets`).
 
 Everything read is verified: IDX magic numbers and sizes, counts that match
-between images and labels, and the MD5 of the original `.gz` files.
+between images and labels, and the MD5 of the original files' contents.
 `load_sample()` returns a small real subset shipped inside this package.
 """
 
@@ -38,12 +38,14 @@ FILES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
-# MD5 of the original gzipped files, as published with the data set.
-CHECKSUMS = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+# The original files: item count and MD5 of the uncompressed IDX bytes (the
+# published .gz files decompress to these), so a full-size file is verified
+# whether it is gzipped or not, and however it was recompressed.
+ORIGINALS = {
+    "train-images-idx3-ubyte": (60000, "6bbc9ace898e44ae57da46a324031adb"),
+    "train-labels-idx1-ubyte": (60000, "a25bea736e30d166cdddb491f175f624"),
+    "t10k-images-idx3-ubyte": (10000, "2646ac647ad5339dbf082846283269ea"),
+    "t10k-labels-idx1-ubyte": (10000, "27ae3e4e09519cfbb04c329615203637"),
 }
 _IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049
 
@@ -62,17 +64,24 @@ def _read_bytes(path: Path) -> bytes:
     raw = path.read_bytes()
     if path.suffix != ".gz":
         return raw
-    expected = CHECKSUMS.get(path.name)
-    if expected is not None and hashlib.md5(raw).hexdigest() != expected:
-        raise MNISTFormatError(
-            f"{path}: MD5 {hashlib.md5(raw).hexdigest()} does not match the original "
-            f"file's {expected}; the file is corrupted or not the original. "
-            "Download it again."
-        )
     try:
         return gzip.decompress(raw)
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError) as error:  # also gzip's own CRC check failing
         raise MNISTFormatError(f"{path}: not a readable gzip file ({error}).") from error
+
+
+def _verify_original(path: Path, count: int, data: bytes) -> None:
+    """A file named and sized like an original must hold the original bytes."""
+    stem = path.name.removesuffix(".gz")
+    expected_count, expected_md5 = ORIGINALS.get(stem, (None, None))
+    if count != expected_count:
+        return  # a subset or another data set in IDX format: nothing to compare with
+    actual = hashlib.md5(data).hexdigest()
+    if actual != expected_md5:
+        raise MNISTFormatError(
+            f"{path}: MD5 of its contents is {actual}, not the original {stem}'s "
+            f"{expected_md5}; the file is corrupted. Download it again."
+        )
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -102,6 +111,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"{path}: header promises {count} items ({expected} bytes) but the file holds "
             f"{len(data) - offset} bytes; it is truncated or corrupted."
         )
+    _verify_original(path, count, data)
     array = np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
     if magic == _LABELS_MAGIC and array.size and array.max() > 9:
         raise MNISTFormatError(f"{path}: label {int(array.max())} is outside 0-9.")
