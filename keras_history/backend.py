@@ -177,6 +177,13 @@ class BackendStepsMixin:
                 return self.measure(data)
 
 
+def input_shape(model: keras.Model) -> tuple:
+    """The input shape (batch axis None) that `model.export` will use, from its first call."""
+    from keras.src.export.export_utils import get_input_signature
+
+    return tuple(get_input_signature(model)[0].shape)
+
+
 def all_state_variables(model: keras.Model) -> list[keras.Variable]:
     """Every variable a training step may change: weights, optimizer, metrics."""
     return [v for group in _groups(model, training=True) for v in group]

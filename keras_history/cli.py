@@ -1,4 +1,4 @@
-"""The `keras-history` command line: list, tour, train."""
+"""The `keras-history` command line: list, tour, train, export."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from keras_history import tour
-from keras_history.timeline import TIMELINE
+from keras_history.timeline import TIMELINE, get
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -48,6 +48,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from keras_history.saving import export
+
+    if args.weights:
+        model = get(args.name).factory()
+        model.load_weights(args.weights)
+    else:
+        print(f"Training {args.name} on its own data first (pass --weights to skip).")
+        model = tour.RECIPES[args.name].train(0)
+    path = export(model, args.path)
+    print(f"Exported {args.name} to {path}: the reloaded SavedModel matches model.predict.\n"
+          f"Inspect it with: saved_model_cli show --dir {path} --all")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-history",
@@ -63,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("name", choices=list(tour.RECIPES), metavar="NAME",
                        help=", ".join(tour.RECIPES))
     train.set_defaults(func=cmd_train)
+    export = sub.add_parser("export", help="export a milestone as a checked TF SavedModel")
+    export.add_argument("name", choices=list(tour.RECIPES), metavar="NAME",
+                        help=", ".join(tour.RECIPES))
+    export.add_argument("path", help="the SavedModel folder to write")
+    export.add_argument("--weights", help="a .weights.h5 file saved from the factory's "
+                        "default model (else: train on the milestone's data)")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_history import validation
-from keras_history.models.base import LearningRuleModel
+from keras_history.models.base import LearningRuleModel, build_for
 from keras_history.timeline import milestone
 
 
@@ -170,7 +170,7 @@ def backprop_mlp(hidden_units: int = 4, learning_rate: float = 1.0,
         )
     model = BackpropMLP(hidden_units=hidden_units, units=units, output_bias=output_bias,
                         seed=seed, steps_per_batch=steps_per_batch, name=name)
-    model.build((None, input_dim))
+    build_for(model, (input_dim,))
     if weights == "snippet":
         model.set_weights(snippet_weights())
     elif weights is not None:

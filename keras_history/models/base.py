@@ -8,6 +8,19 @@ from keras import ops
 from keras_history import backend, validation
 
 
+def build_for(model: keras.Model, input_shape: tuple | None) -> keras.Model:
+    """Build `model` for inputs of `input_shape` (no batch axis) and trace it once.
+
+    The symbolic call records the input signature `model.export` needs. With
+    `input_shape=None` the model is built by its first `fit` or `predict`.
+    """
+    if input_shape is not None:
+        shape = (None, *(int(d) for d in input_shape))
+        model.build(shape)
+        model(keras.KerasTensor(shape))
+    return model
+
+
 class CheckedInputsMixin:
     """Checks array-like data in `fit`/`evaluate`/`predict` before any step runs.
 
@@ -17,6 +30,13 @@ class CheckedInputsMixin:
 
     def check_data(self, x, y):
         raise NotImplementedError
+
+    def build_from_config(self, config):
+        # A reloaded model is traced like a fresh one, so it can be exported too.
+        super().build_from_config(config)
+        shape = config.get("input_shape")
+        if shape is not None:
+            self(keras.KerasTensor(tuple(shape)))
 
     def _checked(self, x, y):
         if not validation.is_array_like(x):
@@ -90,6 +110,13 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
             )
         jit_compile = backend.rule_jit_compile(jit_compile, loops=self.steps_per_batch > 1)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    def compile_from_config(self, config: dict) -> None:
+        # Keras skips this for models with their own compile(); ours keeps the
+        # signature, so a reloaded model is compiled (and trains on) as saved.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         for unsupported in ("sample_weight", "class_weight"):

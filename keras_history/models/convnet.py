@@ -32,7 +32,7 @@ from keras import layers, ops
 
 from keras_history import backend, validation
 from keras_history.layers import LocalResponseNormalization
-from keras_history.models.base import CheckedInputsMixin
+from keras_history.models.base import CheckedInputsMixin, build_for
 from keras_history.timeline import milestone
 
 ORIGINAL_LEARNING_RATE = 0.01  # TFLearn's example; see the docs page for how it fares
@@ -207,7 +207,7 @@ def mnist_convnet(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int 
                                 "a positive number or a keras LearningRateSchedule")
     model = MNISTConvNet(input_shape=input_shape, classes=classes, include_top=include_top,
                          dropout_rate=dropout_rate, name=name)
-    model.build((None, *tuple(input_shape)))
+    build_for(model, input_shape)
     if compile:
         model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                       metrics=["accuracy"] if include_top else None)

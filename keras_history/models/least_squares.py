@@ -24,7 +24,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_history.models.base import LinearModel
+from keras_history.models.base import LinearModel, build_for
 from keras_history.timeline import milestone
 
 
@@ -78,7 +78,7 @@ class LeastSquares(LinearModel):
 
 
 @milestone(1, 1805, "Adrien-Marie Legendre", "Least squares")
-def least_squares(units: int = 1, compile: bool = True,
+def least_squares(units: int = 1, input_dim: int | None = None, compile: bool = True,
                   name: str = "least_squares") -> LeastSquares:
     """Legendre's least squares: a line (or hyperplane) fitted in closed form.
 
@@ -98,13 +98,15 @@ def least_squares(units: int = 1, compile: bool = True,
 
     Args:
         units: number of outputs fitted at once (columns of `y`).
+        input_dim: number of input features; None to take it from the first data.
         compile: compile the model, ready for `fit`.
         name: the model's name.
 
     Returns:
         A `LeastSquares` model.
     """
-    model = LeastSquares(units=units, name=name)
+    model = build_for(LeastSquares(units=units, name=name),
+                      None if input_dim is None else (input_dim,))
     if compile:
         model.compile()
     return model

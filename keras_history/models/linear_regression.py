@@ -20,7 +20,7 @@ import keras
 from keras import ops
 
 from keras_history import validation
-from keras_history.models.base import LinearModel
+from keras_history.models.base import LinearModel, build_for
 from keras_history.timeline import milestone
 
 
@@ -42,7 +42,7 @@ class LinearRegression(LinearModel):
 @milestone(3, 1900, "Legendre + Cauchy", "Linear regression by gradient descent")
 def linear_regression(learning_rate: float = 0.01, initial_intercept: float = 1.0,
                       initial_slope: float = 1.0, units: int = 1,
-                      steps_per_batch: int = 1, compile: bool = True,
+                      input_dim: int | None = None, steps_per_batch: int = 1, compile: bool = True,
                       name: str = "linear_regression") -> LinearRegression:
     """A line fitted by gradient descent on the mean squared error.
 
@@ -63,6 +63,7 @@ def linear_regression(learning_rate: float = 0.01, initial_intercept: float = 1.
         initial_intercept: b before training.
         initial_slope: every entry of m before training.
         units: number of outputs (columns of `y`).
+        input_dim: number of input features; None to take it from the first data.
         steps_per_batch: rule steps per batch (see `LearningRuleModel`).
         compile: compile the model, ready for `fit`.
         name: the model's name.
@@ -79,6 +80,7 @@ def linear_regression(learning_rate: float = 0.01, initial_intercept: float = 1.
         steps_per_batch=steps_per_batch,
         name=name,
     )
+    build_for(model, None if input_dim is None else (input_dim,))
     if compile:
         model.compile(optimizer=keras.optimizers.SGD(learning_rate))
     return model

@@ -26,7 +26,7 @@ from keras import ops
 
 from keras_history import validation
 from keras_history.layers import Heaviside
-from keras_history.models.base import LearningRuleModel
+from keras_history.models.base import LearningRuleModel, build_for
 from keras_history.timeline import milestone
 
 
@@ -91,8 +91,8 @@ class Perceptron(LearningRuleModel):
 
 
 @milestone(4, 1958, "Frank Rosenblatt", "Perceptron")
-def perceptron(learning_rate: float = 0.2, units: int = 1, seed: int | None = None,
-               steps_per_batch: int = 1, compile: bool = True,
+def perceptron(learning_rate: float = 0.2, units: int = 1, input_dim: int | None = None,
+               seed: int | None = None, steps_per_batch: int = 1, compile: bool = True,
                name: str = "perceptron") -> Perceptron:
     """Rosenblatt's perceptron: weighted sum, Heaviside step, perceptron rule.
 
@@ -111,6 +111,7 @@ def perceptron(learning_rate: float = 0.2, units: int = 1, seed: int | None = No
     Args:
         learning_rate: how far one mistake moves the weights.
         units: number of independent step units (columns of `y`).
+        input_dim: number of inputs; None to take it from the first data.
         seed: seed of the uniform [0, 1) initial weights.
         steps_per_batch: passes of the rule over each batch.
         compile: compile the model, ready for `fit`.
@@ -122,6 +123,7 @@ def perceptron(learning_rate: float = 0.2, units: int = 1, seed: int | None = No
     validation.check_option("learning_rate", learning_rate, learning_rate > 0,
                             "a positive number")
     model = Perceptron(units=units, seed=seed, steps_per_batch=steps_per_batch, name=name)
+    build_for(model, None if input_dim is None else (input_dim,))
     if compile:
         model.compile(optimizer=keras.optimizers.SGD(learning_rate))
     return model
