@@ -20,7 +20,7 @@ import keras
 
 from keras_history import models
 from keras_history.datasets import mnist
-from keras_history.models.convnet import ORIGINAL_LEARNING_RATE
+from keras_history.models.convnet import ORIGINAL_LEARNING_RATE, STEPS_PER_EPOCH
 
 
 def main() -> int:
@@ -31,6 +31,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="a constant Adam step size (default: the model's decaying schedule)")
+    parser.add_argument("--decay-rate", type=float, default=None,
+                        help="with --learning-rate: decay it by this factor per epoch of batch 64")
     parser.add_argument("--original", action="store_true",
                         help=f"the TFLearn example: Adam {ORIGINAL_LEARNING_RATE}, 20 epochs")
     parser.add_argument("--target", type=float, default=0.993)
@@ -42,9 +44,14 @@ def main() -> int:
 
     keras.utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = mnist.load_data(data)
-    model = models.mnist_convnet(learning_rate=args.learning_rate)
+    rate = args.learning_rate
+    if rate is not None and args.decay_rate is not None:
+        rate = keras.optimizers.schedules.ExponentialDecay(
+            rate, decay_steps=STEPS_PER_EPOCH, decay_rate=args.decay_rate)
+    model = models.mnist_convnet(learning_rate=rate)
     print(f"backend {keras.backend.backend()}, {platform.machine()} {os.cpu_count()} cores; "
-          f"Adam {args.learning_rate or 'default schedule'}, batch {args.batch_size}, "
+          f"Adam {args.learning_rate or 'default schedule'} decay {args.decay_rate}, "
+          f"batch {args.batch_size}, "
           f"{args.epochs} epochs", flush=True)
     print(f"{'epoch':>5} {'train loss':>10} {'test acc':>9} {'seconds':>8}", flush=True)
     reached = None

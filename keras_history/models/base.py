@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_history import backend, validation
+from keras_history.callbacks import DivergenceGuard
 
 
 def build_for(model: keras.Model, input_shape: tuple | None) -> keras.Model:
@@ -22,7 +24,8 @@ def build_for(model: keras.Model, input_shape: tuple | None) -> keras.Model:
 
 
 class CheckedInputsMixin:
-    """Checks array-like data in `fit`/`evaluate`/`predict` before any step runs.
+    """Checks array-like data in `fit`/`evaluate`/`predict` before any step runs,
+    and trains with a `DivergenceGuard`.
 
     Subclasses implement `check_data(x, y)` returning the cleaned arrays (y may
     be None) or raising a TypeError/ValueError that names what was expected.
@@ -51,7 +54,12 @@ class CheckedInputsMixin:
     def fit(self, x=None, y=None, *args, **kwargs):
         x, y = self._checked(x, y)
         self._checked_validation_data(kwargs)
-        return super().fit(x, y, *args, **kwargs)
+        if not self.built and isinstance(x, np.ndarray):
+            build_for(self, x.shape[1:])  # callbacks such as BackupAndRestore need weights now
+        callbacks = list(kwargs.pop("callbacks", None) or [])
+        if not any(isinstance(c, DivergenceGuard) for c in callbacks):
+            callbacks.append(DivergenceGuard())
+        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         x, y = self._checked(x, y)
