@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_history import validation
-from keras_history.models.base import LearningRuleModel, build_for
+from keras_history.models.base import LearningRuleModel, build_for, compiled_for_rule
 from keras_history.timeline import milestone
 
 
@@ -103,13 +103,6 @@ class BackpropMLP(LearningRuleModel):
         self.hidden_bias.assign(self.hidden_bias - lr * ops.sum(hidden_delta, axis=0))
         return output, self.cost(y, output)
 
-    def check_data(self, x, y):
-        x = validation.as_matrix(x, "x", self.hidden_kernel.shape[0] if self.built else None)
-        if y is not None:
-            y = validation.as_matrix(y, "y", self.units)
-            validation.check_same_length(x, y)
-        return x, y
-
     def get_config(self) -> dict:
         return {**super().get_config(), "hidden_units": self.hidden_units,
                 "units": self.units, "output_bias": self.output_bias, "seed": self.seed}
@@ -157,8 +150,6 @@ def backprop_mlp(hidden_units: int = 4, learning_rate: float = 1.0,
     Returns:
         A `BackpropMLP` model.
     """
-    validation.check_option("learning_rate", learning_rate, learning_rate > 0,
-                            "a positive number")
     if output_bias is None:
         output_bias = weights != "snippet"
     if weights == "snippet" and (hidden_units, input_dim, units, output_bias) != (4, 2, 1, False):
@@ -175,6 +166,4 @@ def backprop_mlp(hidden_units: int = 4, learning_rate: float = 1.0,
         model.set_weights(snippet_weights())
     elif weights is not None:
         model.load_weights(weights)
-    if compile:
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate))
-    return model
+    return compiled_for_rule(model, learning_rate, compile)

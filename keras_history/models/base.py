@@ -23,6 +23,17 @@ def build_for(model: keras.Model, input_shape: tuple | None) -> keras.Model:
     return model
 
 
+def compiled_for_rule(model: LearningRuleModel, learning_rate: float,
+                      compile: bool) -> LearningRuleModel:
+    """Compile `model` (if asked) with an optimizer that only holds the rule's step size."""
+    validation.check_option("learning_rate", learning_rate,
+                            isinstance(learning_rate, (int, float)) and learning_rate > 0,
+                            "a positive number")
+    if compile:
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate))
+    return model
+
+
 class CheckedInputsMixin:
     """Checks array-like data in `fit`/`evaluate`/`predict` before any step runs,
     and trains with a `DivergenceGuard`.
@@ -105,6 +116,15 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
     def cost(self, y, y_pred):
         raise NotImplementedError
 
+    def check_data(self, x, y):
+        """`x` as (samples, features), `y` as (samples, units); subclasses add their own rules."""
+        features = self.weights[0].shape[0] if self.built else None  # the first kernel
+        x = validation.as_matrix(x, "x", features)
+        if y is not None:
+            y = validation.as_matrix(y, "y", self.units)
+            validation.check_same_length(x, y)
+        return x, y
+
     @property
     def learning_rate(self):
         """The rule's step size, read from the compiled optimizer."""
@@ -182,13 +202,6 @@ class LinearModel(LearningRuleModel):
     def cost(self, y, y_pred):
         """Legendre's cost: the mean of the squared errors."""
         return ops.mean(ops.square(y - y_pred))
-
-    def check_data(self, x, y):
-        x = validation.as_matrix(x, "x", self.kernel.shape[0] if self.built else None)
-        if y is not None:
-            y = validation.as_matrix(y, "y", self.units)
-            validation.check_same_length(x, y)
-        return x, y
 
     def get_config(self) -> dict:
         return {

@@ -27,7 +27,7 @@ import numpy as np
 from keras import ops
 
 from keras_history import validation
-from keras_history.models.base import LearningRuleModel, build_for
+from keras_history.models.base import LearningRuleModel, build_for, compiled_for_rule
 from keras_history.timeline import milestone
 
 SNIPPET_POLYNOMIAL = (1.0, 0.0, -2.0, 0.0, 0.0, -2.0)  # x⁵ − 2x³ − 2
@@ -125,10 +125,6 @@ def gradient_descent(start: float = 0.5, learning_rate: float = 0.01,
     Returns:
         A `GradientDescent` model.
     """
-    validation.check_option("learning_rate", learning_rate, learning_rate > 0,
-                            "a positive number")
     # Built for a column of x values, so `predict` and `export` know their input.
     model = build_for(GradientDescent(coefficients=coefficients, start=start, name=name), (1,))
-    if compile:
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate))
-    return model
+    return compiled_for_rule(model, learning_rate, compile)

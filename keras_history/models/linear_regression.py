@@ -19,8 +19,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_history import validation
-from keras_history.models.base import LinearModel, build_for
+from keras_history.models.base import LinearModel, build_for, compiled_for_rule
 from keras_history.timeline import milestone
 
 
@@ -71,8 +70,6 @@ def linear_regression(learning_rate: float = 0.01, initial_intercept: float = 1.
     Returns:
         A `LinearRegression` model.
     """
-    validation.check_option("learning_rate", learning_rate, learning_rate > 0,
-                            "a positive number")
     model = LinearRegression(
         units=units,
         kernel_initializer=keras.initializers.Constant(initial_slope),
@@ -81,6 +78,4 @@ def linear_regression(learning_rate: float = 0.01, initial_intercept: float = 1.
         name=name,
     )
     build_for(model, None if input_dim is None else (input_dim,))
-    if compile:
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate))
-    return model
+    return compiled_for_rule(model, learning_rate, compile)

@@ -26,7 +26,7 @@ from keras import ops
 
 from keras_history import validation
 from keras_history.layers import Heaviside
-from keras_history.models.base import LearningRuleModel, build_for
+from keras_history.models.base import LearningRuleModel, build_for, compiled_for_rule
 from keras_history.timeline import milestone
 
 
@@ -79,10 +79,8 @@ class Perceptron(LearningRuleModel):
         return y_pred, errors / ops.cast(ops.size(y), errors.dtype)
 
     def check_data(self, x, y):
-        x = validation.as_matrix(x, "x", self.kernel.shape[0] if self.built else None)
+        x, y = super().check_data(x, y)
         if y is not None:
-            y = validation.as_matrix(y, "y (perceptron targets)", self.units)
-            validation.check_same_length(x, y)
             validation.check_values_in(y, (0, 1), "y (perceptron targets)")
         return x, y
 
@@ -120,12 +118,8 @@ def perceptron(learning_rate: float = 0.2, units: int = 1, input_dim: int | None
     Returns:
         A `Perceptron` model.
     """
-    validation.check_option("learning_rate", learning_rate, learning_rate > 0,
-                            "a positive number")
     model = Perceptron(units=units, seed=seed, steps_per_batch=steps_per_batch, name=name)
     build_for(model, None if input_dim is None else (input_dim,))
-    if compile:
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate))
-    return model
+    return compiled_for_rule(model, learning_rate, compile)
 
 
