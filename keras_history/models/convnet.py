@@ -40,13 +40,14 @@ STEPS_PER_EPOCH = 938  # full MNIST at batch 64
 
 
 def default_learning_rate() -> keras.optimizers.schedules.LearningRateSchedule:
-    """Adam's usual 1e-3, decayed ×0.8 per 938 steps (an epoch of MNIST at batch 64).
+    """Adam at 2e-3, decayed ×0.7 per 938 steps (an epoch of MNIST at batch 64).
 
-    Measured: a constant 1e-3 plateaus near 98.9% test accuracy; the decay lets
-    the last epochs settle (docs/milestones/6-mnist-convnet.md).
+    Chosen by measurement (docs/milestones/6-mnist-convnet.md): the original
+    constant 0.01 wanders near 97%, a constant 1e-3 plateaus near 98.9%, and
+    this schedule reaches 99.3% test accuracy by epoch 9.
     """
     return keras.optimizers.schedules.ExponentialDecay(
-        1e-3, decay_steps=STEPS_PER_EPOCH, decay_rate=0.8)
+        2e-3, decay_steps=STEPS_PER_EPOCH, decay_rate=0.7)
 
 
 @keras.saving.register_keras_serializable(package="keras_history")
@@ -167,8 +168,9 @@ def mnist_convnet(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int 
     Trained by backpropagation with Adam on cross-entropy plus L2 weight decay.
     The original example used Adam at a constant 0.01 for 20 epochs of batch
     64; pass `learning_rate=0.01` for it. The default, chosen by measurement
-    (docs/milestones/6-mnist-convnet.md), is Adam at 1e-3 decayed ×0.8 per
-    epoch of MNIST at batch 64 (`default_learning_rate()`).
+    (docs/milestones/6-mnist-convnet.md), is Adam at 2e-3 decayed ×0.7 per
+    epoch of MNIST at batch 64 (`default_learning_rate()`): 99.3% test accuracy
+    by epoch 9.
 
     Example:
 
