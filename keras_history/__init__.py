@@ -9,9 +9,9 @@ rule its inventor used:
 """
 
 from keras_history import datasets, layers, models
-from keras_history.saving import export, load_model
+from keras_history.saving import export, load_model, load_weights
 from keras_history.timeline import TIMELINE
 
 __version__ = "0.1.0"
 
-__all__ = ["TIMELINE", "datasets", "export", "layers", "load_model", "models"]
+__all__ = ["TIMELINE", "datasets", "export", "layers", "load_model", "load_weights", "models"]

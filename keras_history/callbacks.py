@@ -5,36 +5,62 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 
 
 class DivergenceError(FloatingPointError):
-    """Training blew up: the loss stopped being a finite number."""
+    """Training blew up: the loss or a weight stopped being a finite number."""
 
 
 class DivergenceGuard(keras.callbacks.Callback):
-    """Stops training when the loss is no longer finite, restoring the last finite weights.
+    """Stops training when the loss or a weight stops being finite; restores the last finite state.
 
     A rule with too large a step runs off to infinity and then NaN; a model
     trained that way must not come back looking trained. At the end of each
-    epoch the logged loss is checked; if it is NaN or infinite, the weights
-    (and rule state) from the start of that epoch are put back and a
-    `DivergenceError` names the epoch and the learning rate. Checking per
-    epoch, not per batch, keeps the compiled steps free of host round trips.
+    epoch the logged loss and every weight are checked (the weights too,
+    because a rule's loss is measured before its last update). If any is NaN
+    or infinite, the model's weights, rule state and optimizer state (step
+    count, Adam's moments) are put back as they were at the end of the last
+    finite epoch (or the start of training), and a `DivergenceError` names the
+    epoch, what went wrong and the learning rate. Checking per epoch, not per
+    batch, keeps the compiled steps free of host round trips.
     """
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._last_finite = self.model.get_weights()
+    def _variables(self) -> list:
+        optimizer = self.model.optimizer
+        return list(self.model.weights) + (list(optimizer.variables) if optimizer else [])
+
+    def _snapshot(self) -> list:
+        return [(v, keras.ops.convert_to_numpy(v.value)) for v in self._variables()]
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:  # so Adam's moments are restored too
+            optimizer.build(self.model.trainable_variables)
+        self._last_finite = self._snapshot()
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is None or math.isfinite(float(loss)):
+        current = self._snapshot()
+        problem = None
+        if loss is not None and not math.isfinite(float(loss)):
+            problem = f"the loss became {loss}"
+        else:
+            bad = [v.path for v, value in current[:len(self.model.weights)]
+                   if not np.all(np.isfinite(value))]
+            if bad:
+                problem = f"its weights became NaN or infinite ({', '.join(bad)})"
+        if problem is None:
+            self._last_finite = current
             return
-        self.model.set_weights(self._last_finite)
-        self.model.stop_training = True
         rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        for variable, value in self._last_finite:
+            variable.assign(value)
+        self.model.stop_training = True
         raise DivergenceError(
-            f"{self.model.name} diverged in epoch {epoch + 1}: the loss became {loss}. "
-            f"Its weights were restored to their last finite values (the start of that "
-            f"epoch). The learning rate {rate:g} is too large for this data; try a smaller "
-            "one, or scale the inputs."
+            f"{self.model.name} diverged in epoch {epoch + 1}: {problem}. Its weights and "
+            f"optimizer state were put back as they were before epoch {epoch + 1}, the last "
+            f"finite ones. Either the learning rate {rate:g} is too large for this data (try "
+            "a smaller one, or scale the inputs) or the data holds NaN or infinity (arrays "
+            "are checked before training; datasets and generators cannot be)."
         )

@@ -49,15 +49,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from keras_history.saving import export
+    from keras_history.saving import ExportMismatchError, export, load_weights
 
-    if args.weights:
-        model = get(args.name).factory()
-        model.load_weights(args.weights)
-    else:
-        print(f"Training {args.name} on its own data first (pass --weights to skip).")
-        model = tour.RECIPES[args.name].train(0)
-    path = export(model, args.path)
+    try:
+        if args.weights:
+            model = load_weights(get(args.name).factory(), args.weights)
+        else:
+            print(f"Training {args.name} on its own data first (pass --weights to skip).")
+            model = tour.RECIPES[args.name].train(0)
+        path = export(model, args.path)
+    except (OSError, ValueError, ExportMismatchError) as error:
+        # A bad weights file or a failed check is the user's answer, not a traceback.
+        print(f"keras-history export: error: {error}", file=sys.stderr)
+        return 1
     print(f"Exported {args.name} to {path}: the reloaded SavedModel matches model.predict.\n"
           f"Inspect it with: saved_model_cli show --dir {path} --all")
     return 0

@@ -23,7 +23,8 @@ def as_numeric(data, name: str, dtype: str = "float32") -> np.ndarray:
         array = np.asarray(data)
     except ValueError as error:  # ragged nested lists
         raise ValueError(f"`{name}` must be a rectangular array of numbers: {error}") from None
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+    if (array.dtype == bool or not np.issubdtype(array.dtype, np.number)
+            or np.issubdtype(array.dtype, np.complexfloating)):
         raise TypeError(
             f"`{name}` must hold numbers (int or float), got dtype {array.dtype}"
             + (f" (first item: {array.flat[0]!r})" if array.size else "")
@@ -72,10 +73,27 @@ def check_values_in(y: np.ndarray, allowed: tuple, name: str = "y") -> None:
         )
 
 
+def check_in_range(y: np.ndarray, low: float, high: float, name: str = "y") -> None:
+    """Every entry of `y` lies in [low, high] (targets of a sigmoid output)."""
+    bad = (y < low) | (y > high)
+    if np.any(bad):
+        raise ValueError(
+            f"`{name}` must lie in [{low:g}, {high:g}], found {y[bad].flat[0]!r} "
+            f"({int(bad.sum())} value(s) outside)."
+        )
+
+
 def check_option(name: str, value, condition: bool, expected: str) -> None:
     """A factory argument outside its valid range fails with what was expected."""
     if not condition:
         raise ValueError(f"`{name}` must be {expected}, got {value!r}.")
+
+
+def check_seed(seed) -> None:
+    """A random seed is an int or None (Keras would only object when the weights are built)."""
+    check_option("seed", seed, seed is None or (isinstance(seed, int)
+                                                and not isinstance(seed, bool)),
+                 "an integer or None")
 
 
 def as_class_ids(y, classes: int, name: str = "y") -> np.ndarray:

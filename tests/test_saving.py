@@ -1,134 +1,296 @@
-"""Every milestone survives `.keras`, weights files and a TensorFlow SavedModel."""
+"""Every milestone survives `.keras`, weights files and a TensorFlow SavedModel.
+
+The milestones come from TIMELINE (through tests/cases.py), so a new one is
+covered as soon as it has a case. The SavedModel checks run in ONE subprocess
+that has TensorFlow and NumPy only: `keras_history` cannot even be imported there.
+"""
 
 from __future__ import annotations
 
+import inspect
+import io
 import json
 import os
+import re
 import subprocess
 import sys
+import zipfile
 
+import h5py
 import keras
 import numpy as np
 import pytest
 from cases import CASES, make
 
 import keras_history
-from keras_history import models
+from keras_history import cli, models
+from keras_history.models.base import build_for
+from keras_history.saving import ExportMismatchError, check_savedmodel, export_many
 from keras_history.timeline import TIMELINE
 
+BACKEND = keras.backend.backend()
+NAMES = sorted(CASES)
+DEFAULT_DROPOUT = inspect.signature(models.mnist_convnet).parameters["dropout_rate"].default
 
-def weights(model) -> list[np.ndarray]:
-    return [keras.ops.convert_to_numpy(v) for v in model.weights]
+
+def numpy(value) -> np.ndarray:
+    return np.array(keras.ops.convert_to_numpy(value))
+
+
+def state(model) -> list[np.ndarray]:
+    """Weights (rule statistics included) and the optimizer's variables (its step count...)."""
+    return [numpy(v.value) for v in model.weights + model.optimizer.variables]
+
+
+def built(model, x):
+    """Build a lazily built model for `x`, as its first `fit` would."""
+    return model if model.built else build_for(model, np.shape(x)[1:])
+
+
+# The convnet with its default dropout, so the `.keras` test shows the masks' random
+# state is saved too. On PyTorch, Keras draws unseeded dropout masks from torch's
+# global generator, which no model file holds (docs/saving.md): no dropout there.
+OPTIONS = {"mnist_convnet": {"dropout_rate": DEFAULT_DROPOUT if BACKEND != "torch" else 0.0}}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """`trained(name)`: one trained case per milestone, shared by the tests of this file.
+
+    Training (on JAX: compiling it) costs the most here. Tests save, predict and
+    export these models; only the `.keras` test, last in this file, trains them on.
+    """
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = make(name, **OPTIONS.get(name, {}))
+        return cache[name]
+
+    return get
 
 
 def test_every_milestone_has_a_case():
     assert {m.name for m in TIMELINE} == set(CASES)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_keras_file_round_trip_and_training_goes_on(name, tmp_path):
-    model, x, y, fit_options = make(name)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")  # safe_mode, no custom_objects
-    assert type(loaded) is type(model)
-    assert loaded.get_config() == model.get_config()
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
-    # One more epoch from the file must equal one more epoch in memory: weights,
-    # optimizer state and rule state (least-squares statistics...) all came back.
-    for m in (model, loaded):
-        m.fit(x, y, epochs=1, shuffle=False, verbose=0, **fit_options)
-    for ours, theirs in zip(weights(model), weights(loaded)):
-        np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-6)
-    assert int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) == int(
-        keras.ops.convert_to_numpy(model.optimizer.iterations))
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_weights_file_round_trip(name, tmp_path):
-    model, x, _, _ = make(name)
+# A fresh model's optimizer is built by its first `fit`: Keras notes that it skips
+# the saved optimizer's variables, which `save_weights` writes too.
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+@pytest.mark.parametrize("name", NAMES)
+def test_weights_file_round_trip(trained, name, tmp_path):
+    model, x, _, _ = trained(name)
     model.save_weights(tmp_path / "m.weights.h5")
+    expected = model.predict(x, verbose=0)
+    # Keras's own way, into a built model made by the same factory options...
     fresh, _, _, _ = make(name, fit=False)
-    fresh.predict(x[:1], verbose=0)  # build the lazily built ones
-    fresh.load_weights(tmp_path / "m.weights.h5")
-    np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    built(fresh, x).load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)
+    # ...and keras_history's, which also builds a lazily built one from the file.
+    fresh, _, _, _ = make(name, fit=False)
+    keras_history.load_weights(fresh, tmp_path / "m.weights.h5")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)
 
 
-def test_bad_files_give_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such model file"):
-        keras_history.load_model(tmp_path / "missing.keras")
-    (tmp_path / "notes.keras").write_text("not a model")
-    with pytest.raises(ValueError, match="not a .keras model file"):
-        keras_history.load_model(tmp_path / "notes.keras")
-    model, _, _, _ = make("perceptron")
+def rewrite_weights(source, target, weights_from):
+    """A copy of the .keras file `source` holding the weights of `weights_from`."""
+    with zipfile.ZipFile(weights_from) as other:
+        foreign = other.read("model.weights.h5")
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            new.writestr(item, foreign if item.filename == "model.weights.h5"
+                         else old.read(item.filename))
+
+
+def assert_each_refused(load, folder, expectations: dict) -> None:
+    """`load(file)` raises the expected error for each file, naming the file."""
+    for filename, (error, message) in expectations.items():
+        path = folder / filename
+        with pytest.raises(error, match=f"(?s){message}") as info:
+            load(path)
+        assert str(path) in str(info.value), filename
+
+
+def test_bad_model_files_give_clear_errors(trained, tmp_path):
+    model, _, _, _ = trained("perceptron")
     model.save(tmp_path / "m.keras")
+    model.save_weights(tmp_path / "m.weights.h5")
+    make("perceptron", input_dim=3, fit=False)[0].save(tmp_path / "three.keras")
+    rewrite_weights(tmp_path / "m.keras", tmp_path / "other-architecture.keras",
+                    tmp_path / "three.keras")
     data = (tmp_path / "m.keras").read_bytes()
     (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="cut.keras.*(truncated|corrupted)"):
-        keras_history.load_model(tmp_path / "cut.keras")
-    assert type(keras_history.load_model(tmp_path / "m.keras")).__name__ == "Perceptron"
+    (tmp_path / "notes.keras").write_text("not a model")
+    with zipfile.ZipFile(tmp_path / "archive.keras", "w") as archive:
+        archive.writestr("readme.txt", "a zip, but no model")
+    (tmp_path / "exported").mkdir()
+    (tmp_path / "exported" / "saved_model.pb").write_bytes(b"")
+    expectations = {
+        "missing.keras": (FileNotFoundError, "no such model file"),
+        "notes.keras": (ValueError, "not a .keras model file"),
+        "cut.keras": (ValueError, "truncated|corrupted"),
+        "archive.keras": (ValueError, "not a .keras model.*no config.json"),
+        "m.weights.h5": (ValueError, "HDF5.*keras_history.load_weights"),
+        "exported": (ValueError, "SavedModel.*tf.saved_model.load"),
+        "other-architecture.keras": (ValueError, "Could not load the model.*(?i:shape)"),
+    }
+    assert_each_refused(keras_history.load_model, tmp_path, expectations)
+    assert type(keras_history.load_model(tmp_path / "m.keras")) is models.Perceptron
 
 
-def test_weights_of_another_architecture_are_refused(tmp_path):
-    small, _, _, _ = make("backprop_mlp")
+def test_bad_weights_files_give_clear_errors(trained, tmp_path, capsys):
+    small, _, _, _ = trained("backprop_mlp")
     small.save_weights(tmp_path / "small.weights.h5")
+    data = (tmp_path / "small.weights.h5").read_bytes()
+    (tmp_path / "cut.weights.h5").write_bytes(data[: len(data) // 2])
+    (tmp_path / "notes.weights.h5").write_text("not weights")
     wide = models.backprop_mlp(hidden_units=8)
+    expectations = {
+        "missing.weights.h5": (FileNotFoundError, "no such weights file"),
+        "notes.weights.h5": (ValueError, "not a Keras weights file"),
+        "cut.weights.h5": (ValueError, "corrupted or truncated"),
+        "small.weights.h5": (ValueError, "different architecture.*BackpropMLP.*hidden_kernel"),
+    }
+    assert_each_refused(lambda path: keras_history.load_weights(wide, path), tmp_path,
+                        expectations)
+    # An unbuilt linear model cannot take its width from another model's file.
+    path = tmp_path / "gd.weights.h5"
+    trained("gradient_descent")[0].save_weights(path)
+    with pytest.raises(ValueError, match=f"least_squares is not built and {re.escape(str(path))}"):
+        keras_history.load_weights(models.least_squares(), path)
+    # Keras's own error, without the file name, is still a ValueError about shapes.
     with pytest.raises(ValueError, match="(?i)shape"):
         wide.load_weights(tmp_path / "small.weights.h5")
-
-
-# The SavedModel check runs in a process that has TensorFlow and NumPy only.
-PLAIN_TENSORFLOW = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-
-report = {}
-for folder in json.loads(sys.argv[1]):
-    loaded = tf.saved_model.load(folder + "/saved")
-    sample = np.load(folder + "/sample.npy")
-    expected = np.load(folder + "/expected.npy")
-    signature = loaded.signatures["serving_default"]
-    spec = list(signature.structured_input_signature[1].values())[0]
-    errors = [float(np.max(np.abs(loaded.serve(tf.constant(sample[:n])).numpy() - expected[:n])))
-              for n in (1, 3, len(sample))]
-    outputs = signature(tf.constant(sample))
-    errors.append(float(np.max(np.abs(list(outputs.values())[0].numpy() - expected))))
-    report[folder] = {"errors": errors, "dtype": spec.dtype.name, "shape": spec.shape.as_list()}
-print(json.dumps(report))
-assert "keras_history" not in sys.modules
-"""
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    folders = {}
-    for name in sorted(CASES):
-        model, x, _, _ = make(name, fit=name != "mnist_convnet")
-        folder = tmp_path_factory.mktemp(name)
-        sample = np.asarray(x[:7], dtype="float32")
-        keras_history.export(model, folder / "saved", sample=sample)
-        np.save(folder / "sample.npy", sample)
-        np.save(folder / "expected.npy", model.predict(sample, verbose=0))
-        folders[name] = str(folder)
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    done = subprocess.run([sys.executable, "-c", PLAIN_TENSORFLOW,
-                           json.dumps(list(folders.values()))],
-                          env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    return {name: report[folder] for name, folder in folders.items()}
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_savedmodel_serves_the_same_predictions(exported, name):
-    result = exported[name]
-    assert max(result["errors"]) <= 1e-5
-    assert result["dtype"] == "float32" and result["shape"][0] is None
+    # The CLI reports the same message, not a traceback.
+    code = cli.main(["export", "backprop_mlp", str(tmp_path / "never"),
+                     "--weights", str(tmp_path / "notes.weights.h5")])
+    assert code == 1 and "not a Keras weights file" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
 
 
 def test_export_refuses_an_unbuilt_model(tmp_path):
     with pytest.raises(ValueError, match="not built"):
         keras_history.export(models.least_squares(), tmp_path / "s")
+
+
+# The SavedModel check runs in a process that has TensorFlow and NumPy only: it
+# reads each export as TF Serving and `saved_model_cli` do, and calls it.
+PLAIN_TENSORFLOW = r"""
+import json, sys
+sys.modules["keras_history"] = None  # importing it would fail: the SavedModel must not need it
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+def tensor_info(info):
+    return {"dtype": tf.dtypes.as_dtype(info.dtype).name,
+            "shape": [d.size for d in info.tensor_shape.dim]}
+
+report = {}
+for folder in json.loads(sys.argv[1]):
+    proto = saved_model_pb2.SavedModel()
+    with open(folder + "/saved/saved_model.pb", "rb") as file:
+        proto.ParseFromString(file.read())
+    graph = next(g for g in proto.meta_graphs if "serve" in g.meta_info_def.tags)
+    signature_def = graph.signature_def["serving_default"]
+    loaded = tf.saved_model.load(folder + "/saved")
+    sample = np.load(folder + "/sample.npy")
+    expected = np.load(folder + "/expected.npy")
+    errors = [float(np.max(np.abs(loaded.serve(tf.constant(sample[:n])).numpy() - expected[:n])))
+              for n in (1, 3, len(sample))]
+    outputs = loaded.signatures["serving_default"](tf.constant(sample))
+    errors.append(float(np.max(np.abs(list(outputs.values())[0].numpy() - expected))))
+    report[folder] = {
+        "errors": errors,
+        "inputs": [tensor_info(i) for i in signature_def.inputs.values()],
+        "outputs": [tensor_info(o) for o in signature_def.outputs.values()],
+        "method": signature_def.method_name,
+    }
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """Every milestone exported trained and untrained, plus one by the CLI; checked."""
+    jobs, folders = [], {}
+    for name in NAMES:
+        for fit in (True, False):
+            model, x, _, _ = trained(name) if fit else make(name, fit=False)
+            label = f"{name}-{'trained' if fit else 'untrained'}"
+            folder = tmp_path_factory.mktemp(label)
+            jobs.append((built(model, x), folder / "saved"))
+            sample = np.asarray(x[:7], dtype="float32")
+            np.save(folder / "sample.npy", sample)
+            np.save(folder / "expected.npy", model.predict(sample, verbose=0))
+            folders[label] = str(folder)
+    export_many(jobs)  # each checked in this process too
+    # The CLI from a weights file, into a factory model that builds itself from it.
+    model, x, _, _ = trained("perceptron")
+    folder = tmp_path_factory.mktemp("cli")
+    model.save_weights(folder / "p.weights.h5")
+    assert cli.main(["export", "perceptron", str(folder / "saved"),
+                     "--weights", str(folder / "p.weights.h5")]) == 0
+    np.save(folder / "sample.npy", np.asarray(x, dtype="float32"))
+    np.save(folder / "expected.npy", model.predict(x, verbose=0))
+    folders["cli-perceptron"] = str(folder)
+
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", PLAIN_TENSORFLOW,
+                           json.dumps(list(folders.values()))],
+                          env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path_factory.getbasetemp())
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return {label: {**report[folder], "folder": folder} for label, folder in folders.items()}
+
+
+def test_every_savedmodel_serves_the_same_predictions(exported, subtests):
+    # One test with a subtest per export: a test each would pay a Keras reset each.
+    assert sorted(exported) == sorted([f"{n}-{t}" for n in NAMES for t in ("trained", "untrained")]
+                                      + ["cli-perceptron"])
+    for label, result in exported.items():
+        with subtests.test(export=label):
+            assert max(result["errors"]) <= 1e-5
+            # Typed input and output with a free batch axis: what TF Serving sees.
+            assert result["method"] == "tensorflow/serving/predict"
+            assert len(result["inputs"]) == 1 and len(result["outputs"]) == 1
+            for tensor in result["inputs"] + result["outputs"]:
+                assert tensor["dtype"] == "float32" and tensor["shape"][0] == -1, tensor
+
+
+def test_the_export_check_catches_a_different_model(exported):
+    # The fixture's trained least-squares export against an untrained model.
+    folder = os.path.join(exported["least_squares-trained"]["folder"], "saved")
+    model, x, _, _ = make("least_squares", fit=False)
+    with pytest.raises(ExportMismatchError, match=f"{re.escape(folder)}.*differs from"):
+        check_savedmodel(built(model, x), folder)
+
+
+def test_a_weights_file_holds_the_dropout_state(tmp_path):
+    # The seed states are the model's own entries, beside its (here: no) variables.
+    model, _, _, _ = make("mnist_convnet", dropout_rate=DEFAULT_DROPOUT, fit=False)
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        assert sorted(weights["vars"].keys()) == ["seed_0", "seed_1"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_file_round_trip_and_training_goes_on(trained, name, tmp_path):
+    model, x, y, fit_options = trained(name)  # the uninterrupted run: trained on below
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")  # safe_mode, no custom_objects
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    assert loaded.get_compile_config() == model.get_compile_config()
+    for ours, theirs in zip(state(model), state(loaded), strict=True):
+        np.testing.assert_array_equal(theirs, ours)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6, atol=1e-6)
+    # More epochs from the file must equal more epochs in memory: weights,
+    # optimizer state and rule state (least-squares statistics...) all came back.
+    for m in (model, loaded):
+        m.fit(x, y, epochs=2, shuffle=False, verbose=0, **fit_options)
+    for ours, theirs in zip(state(model), state(loaded), strict=True):
+        np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-6)

@@ -55,6 +55,7 @@ class BackpropMLP(LearningRuleModel):
         self.hidden_units = hidden_units
         self.units = units
         self.output_bias = bool(output_bias)
+        validation.check_seed(seed)
         self.seed = seed
 
     def build(self, input_shape):
@@ -102,6 +103,12 @@ class BackpropMLP(LearningRuleModel):
             self.hidden_kernel - lr * ops.matmul(ops.transpose(x), hidden_delta))
         self.hidden_bias.assign(self.hidden_bias - lr * ops.sum(hidden_delta, axis=0))
         return output, self.cost(y, output)
+
+    def check_data(self, x, y):
+        x, y = super().check_data(x, y)
+        if y is not None:  # a sigmoid output can only reach targets in [0, 1]
+            validation.check_in_range(y, 0.0, 1.0, "y (targets of sigmoid outputs)")
+        return x, y
 
     def get_config(self) -> dict:
         return {**super().get_config(), "hidden_units": self.hidden_units,

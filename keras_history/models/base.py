@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import keras
 import numpy as np
 from keras import ops
@@ -17,7 +20,14 @@ def build_for(model: keras.Model, input_shape: tuple | None) -> keras.Model:
     `input_shape=None` the model is built by its first `fit` or `predict`.
     """
     if input_shape is not None:
-        shape = (None, *(int(d) for d in input_shape))
+        dims = tuple(input_shape)
+        validation.check_option(
+            "input_dim" if len(dims) == 1 else "input_shape", dims[0] if len(dims) == 1 else dims,
+            all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1
+                for d in dims),
+            "a positive integer" if len(dims) == 1 else "a tuple of positive integers",
+        )
+        shape = (None, *(int(d) for d in dims))
         model.build(shape)
         model(keras.KerasTensor(shape))
     return model
@@ -27,10 +37,12 @@ def compiled_for_rule(model: LearningRuleModel, learning_rate: float,
                       compile: bool) -> LearningRuleModel:
     """Compile `model` (if asked) with an optimizer that only holds the rule's step size."""
     validation.check_option("learning_rate", learning_rate,
-                            isinstance(learning_rate, (int, float)) and learning_rate > 0,
-                            "a positive number")
+                            isinstance(learning_rate, numbers.Real)
+                            and not isinstance(learning_rate, bool)
+                            and math.isfinite(learning_rate) and learning_rate > 0,
+                            "a positive, finite number")
     if compile:
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate))
+        model.compile(optimizer=keras.optimizers.SGD(float(learning_rate)))
     return model
 
 
@@ -42,6 +54,8 @@ class CheckedInputsMixin:
     be None) or raising a TypeError/ValueError that names what was expected.
     """
 
+    needs_targets = True  # False where the data only counts steps (gradient descent)
+
     def check_data(self, x, y):
         raise NotImplementedError
 
@@ -52,28 +66,55 @@ class CheckedInputsMixin:
         if shape is not None:
             self(keras.KerasTensor(tuple(shape)))
 
-    def _checked(self, x, y):
+    # Keras saves weights, not random state: a reloaded model would draw new
+    # dropout masks and resumed training would drift from uninterrupted training.
+    # The seed states go into the model's own entry of the file ("seed_<i>").
+    def _seed_states(self) -> list[keras.Variable]:
+        return [generator.state for layer in self._flatten_layers()
+                for generator in layer._seed_generators]
+
+    def save_own_variables(self, store) -> None:
+        super().save_own_variables(store)
+        for number, state in enumerate(self._seed_states()):
+            store[f"seed_{number}"] = state
+
+    def load_own_variables(self, store) -> None:
+        keys = set(store.keys())
+        super().load_own_variables({k: store[k] for k in keys if not k.startswith("seed_")})
+        for number, state in enumerate(self._seed_states()):
+            if f"seed_{number}" in keys:  # files saved before seeds were kept have none
+                state.assign(store[f"seed_{number}"])
+
+    def _checked(self, x, y, targets: bool = False):
         if not validation.is_array_like(x):
             return x, y
+        if targets and y is None and self.needs_targets:
+            raise ValueError(f"{type(self).__name__} learns from targets: pass `y`, one target "
+                             "per sample of `x`, as in `fit(x, y)` / `evaluate(x, y)`.")
         return self.check_data(x, y)
 
     def _checked_validation_data(self, kwargs: dict) -> None:
         data = kwargs.get("validation_data")
         if isinstance(data, tuple) and len(data) == 2:
-            kwargs["validation_data"] = self._checked(*data)
+            kwargs["validation_data"] = self._checked(*data, targets=True)
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        x, y = self._checked(x, y)
+        x, y = self._checked(x, y, targets=True)
         self._checked_validation_data(kwargs)
         if not self.built and isinstance(x, np.ndarray):
             build_for(self, x.shape[1:])  # callbacks such as BackupAndRestore need weights now
         callbacks = list(kwargs.pop("callbacks", None) or [])
         if not any(isinstance(c, DivergenceGuard) for c in callbacks):
             callbacks.append(DivergenceGuard())
-        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        try:
+            return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        finally:
+            # Keras keeps the epoch BackupAndRestore resumed from on the model; the next
+            # `fit` would silently skip that many epochs.
+            self._initial_epoch = None
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        x, y = self._checked(x, y)
+        x, y = self._checked(x, y, targets=True)
         return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):

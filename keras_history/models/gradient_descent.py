@@ -20,6 +20,8 @@ The data fed to `fit` only sets the number of steps: one step per batch.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 import keras
@@ -49,13 +51,19 @@ class GradientDescent(LearningRuleModel):
     def __init__(self, coefficients: Sequence[float] = SNIPPET_POLYNOMIAL,
                  start: float = 0.5, **kwargs):
         super().__init__(**kwargs)
-        coefficients = [float(c) for c in coefficients]
+        given = coefficients
+        try:
+            coefficients = [] if isinstance(given, (str, bytes)) else [float(c) for c in given]
+        except (TypeError, ValueError):  # not a sequence of numbers
+            coefficients = []
         validation.check_option(
-            "coefficients", coefficients,
+            "coefficients", given,
             len(coefficients) >= 1 and bool(np.all(np.isfinite(coefficients))),
             "a non-empty sequence of finite numbers, highest power first",
         )
-        validation.check_option("start", start, bool(np.isfinite(start)), "a finite number")
+        validation.check_option("start", start, isinstance(start, numbers.Real)
+                                and not isinstance(start, bool) and math.isfinite(start),
+                                "a finite number")
         self.coefficients = coefficients
         self.slope_coefficients = [float(c) for c in np.polyder(coefficients)] or [0.0]
         self.start = float(start)
@@ -84,8 +92,13 @@ class GradientDescent(LearningRuleModel):
         # There are no predictions to score: the model's output is its position.
         return self.get_metrics_result()
 
+    needs_targets = False  # the data only counts steps
+
     def check_data(self, x, y):
         x = validation.as_numeric(x, "x")
+        if x.ndim == 0:
+            raise ValueError("`x` must have shape (steps, ...), one sample per rule step, "
+                             "got a scalar of shape ().")
         if y is not None:
             validation.check_same_length(x, validation.as_numeric(y, "y"))
         return x, y

@@ -70,7 +70,11 @@ class LeastSquares(LinearModel):
         # data it moves the answer by about 1e-6, below float32's own noise.
         features = self.xx.shape[0]
         ridge = 1e-6 * ops.mean(ops.diagonal(self.xx)) + 1e-12
-        slope = ops.solve(self.xx + ridge * ops.eye(features), self.xy)
+        system = self.xx + ridge * ops.eye(features)
+        # NaN data (a dataset cannot be checked up front) must give NaN weights for
+        # the DivergenceGuard to catch, not TensorFlow's "matrix is not invertible".
+        system = ops.where(ops.all(ops.isfinite(system)), system, ops.eye(features))
+        slope = ops.solve(system, self.xy)
         self.kernel.assign(slope)
         self.bias.assign(self.y_mean - ops.matmul(self.x_mean, slope))
         return y_pred, loss

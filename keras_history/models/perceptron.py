@@ -38,6 +38,7 @@ class Perceptron(LearningRuleModel):
         super().__init__(**kwargs)
         validation.check_option("units", units, isinstance(units, int) and units >= 1,
                                 "an integer >= 1")
+        validation.check_seed(seed)
         self.units = units
         self.seed = seed
         self.step_function = Heaviside()
