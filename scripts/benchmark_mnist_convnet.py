@@ -25,6 +25,8 @@ import keras_history
 from keras_history import models
 from keras_history.datasets import mnist
 from keras_history.models.convnet import (
+    DEFAULT_DECAY,
+    DEFAULT_START,
     ORIGINAL_BATCH_SIZE,
     ORIGINAL_EPOCHS,
     ORIGINAL_LEARNING_RATE,
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         rate = keras.optimizers.schedules.ExponentialDecay(
             rate, decay_steps=STEPS_PER_EPOCH, decay_rate=args.decay_rate)
     model = models.mnist_convnet(learning_rate=rate)
-    setting = ("default schedule (2e-3 x0.7 per epoch)" if rate is None
+    setting = (f"default schedule ({DEFAULT_START:g} x{DEFAULT_DECAY:g} per epoch)" if rate is None
                else f"{args.learning_rate:g}" + (f" x{args.decay_rate:g} per epoch"
                                                  if args.decay_rate else " constant"))
     print(f"keras_history from {os.path.dirname(keras_history.__file__)}")

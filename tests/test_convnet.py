@@ -63,8 +63,8 @@ def test_optimizer_is_adam_with_the_measured_default_or_the_original_rate():
     assert isinstance(model.optimizer, keras.optimizers.Adam)
     schedule = model.optimizer._learning_rate
     assert schedule.get_config() == default_learning_rate().get_config()
-    assert float(numpy(schedule(0))) == pytest.approx(2e-3)
-    assert float(numpy(schedule(938))) == pytest.approx(2e-3 * 0.7)
+    assert float(numpy(schedule(0))) == pytest.approx(3e-3)
+    assert float(numpy(schedule(938))) == pytest.approx(3e-3 * 0.75)
     original = models.mnist_convnet(learning_rate=0.01)
     assert float(numpy(original.optimizer.learning_rate)) == pytest.approx(0.01)
     assert models.mnist_convnet(compile=False).compiled is False
