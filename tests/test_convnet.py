@@ -139,17 +139,19 @@ def test_one_hot_labels_equal_class_ids(sample):
             part = slice(32 * index, 32 * index + 32)
             return x[part, :, :, None], one_hot[part]
 
-    trained = []
+    trained, rate = [], 1e-3
     for data in (dict(x=Batches()), dict(x=x, y=one_hot, batch_size=32)):
         keras.utils.set_random_seed(0)
-        model = models.mnist_convnet(dropout_rate=0.0)
+        model = models.mnist_convnet(dropout_rate=0.0, learning_rate=rate)
         history = model.fit(**data, epochs=1, shuffle=False, verbose=0)
         trained.append((history.history, model.get_weights()))
     (logs, weights), (array_logs, array_weights) = trained
     assert logs["loss"][0] == pytest.approx(array_logs["loss"][0], rel=1e-4)
     assert logs["accuracy"][0] == pytest.approx(array_logs["accuracy"][0], abs=1 / 32)
+    # Adam moves each weight by about `rate` a step; where a gradient is near zero,
+    # rounding in the two loss paths shifts that step a little.
     for ours, theirs in zip(weights, array_weights):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=rate / 100)
 
 
 def bad_one_hot():
