@@ -7,6 +7,9 @@ through: their contents cannot be inspected without consuming them.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 
@@ -81,6 +84,17 @@ def check_in_range(y: np.ndarray, low: float, high: float, name: str = "y") -> N
             f"`{name}` must lie in [{low:g}, {high:g}], found {y[bad].flat[0]!r} "
             f"({int(bad.sum())} value(s) outside)."
         )
+
+
+def is_integer(value) -> bool:
+    """A Python or NumPy integer, but not a bool (True is an int to Python, not to a user)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_finite_number(value) -> bool:
+    """A real Python or NumPy number, not a bool, neither NaN nor infinite."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def check_option(name: str, value, condition: bool, expected: str) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import keras
 import numpy as np
 from keras import ops
@@ -23,8 +20,7 @@ def build_for(model: keras.Model, input_shape: tuple | None) -> keras.Model:
         dims = tuple(input_shape)
         validation.check_option(
             "input_dim" if len(dims) == 1 else "input_shape", dims[0] if len(dims) == 1 else dims,
-            all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1
-                for d in dims),
+            all(validation.is_integer(d) and d >= 1 for d in dims),
             "a positive integer" if len(dims) == 1 else "a tuple of positive integers",
         )
         shape = (None, *(int(d) for d in dims))
@@ -37,9 +33,7 @@ def compiled_for_rule(model: LearningRuleModel, learning_rate: float,
                       compile: bool) -> LearningRuleModel:
     """Compile `model` (if asked) with an optimizer that only holds the rule's step size."""
     validation.check_option("learning_rate", learning_rate,
-                            isinstance(learning_rate, numbers.Real)
-                            and not isinstance(learning_rate, bool)
-                            and math.isfinite(learning_rate) and learning_rate > 0,
+                            validation.is_finite_number(learning_rate) and learning_rate > 0,
                             "a positive, finite number")
     if compile:
         model.compile(optimizer=keras.optimizers.SGD(float(learning_rate)))

@@ -42,9 +42,6 @@ Input rules (docs/milestones/6-mnist-convnet.md):
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import keras
 import numpy as np
 from keras import layers, ops
@@ -73,14 +70,6 @@ def default_learning_rate() -> Schedule:
     """
     return keras.optimizers.schedules.ExponentialDecay(
         DEFAULT_START, decay_steps=STEPS_PER_EPOCH, decay_rate=DEFAULT_DECAY)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_integer(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_integer_dtype(data) -> bool:
@@ -139,7 +128,7 @@ class MNISTConvNet(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
 
     def call(self, inputs, training: bool = False):
         x = inputs
-        if "int" in keras.backend.standardize_dtype(x.dtype):
+        if _is_integer_dtype(x):
             # Grey levels 0..255 that skipped `check_data` (datasets, direct calls).
             x = ops.divide(ops.cast(x, self.compute_dtype), 255.0)
         for layer in self.feature_layers + self.top_layers:
@@ -224,19 +213,21 @@ class MNISTConvNet(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
 
 def _check_options(input_shape, classes, include_top, dropout_rate, learning_rate) -> None:
     dims = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
-    validation.check_option("input_shape", input_shape,
-                            len(dims) == 3 and all(_is_integer(d) and d >= 1 for d in dims),
-                            "(height, width, channels) of positive integers")
-    validation.check_option("classes", classes, _is_integer(classes) and classes >= 2,
+    validation.check_option(
+        "input_shape", input_shape,
+        len(dims) == 3 and all(validation.is_integer(d) and d >= 1 for d in dims),
+        "(height, width, channels) of positive integers")
+    validation.check_option("classes", classes, validation.is_integer(classes) and classes >= 2,
                             "an integer >= 2")
     validation.check_option("include_top", include_top, isinstance(include_top, (bool, np.bool_)),
                             "True or False")
     validation.check_option("dropout_rate", dropout_rate,
-                            _is_number(dropout_rate) and 0 <= dropout_rate < 1, "in [0, 1)")
+                            validation.is_finite_number(dropout_rate) and 0 <= dropout_rate < 1,
+                            "in [0, 1)")
     if learning_rate is not None and not isinstance(learning_rate, Schedule):
         validation.check_option(
             "learning_rate", learning_rate,
-            _is_number(learning_rate) and math.isfinite(learning_rate) and learning_rate > 0,
+            validation.is_finite_number(learning_rate) and learning_rate > 0,
             "a positive, finite number, a keras LearningRateSchedule, or None",
         )
 

@@ -20,8 +20,6 @@ The data fed to `fit` only sets the number of steps: one step per batch.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 
 import keras
@@ -61,8 +59,7 @@ class GradientDescent(LearningRuleModel):
             len(coefficients) >= 1 and bool(np.all(np.isfinite(coefficients))),
             "a non-empty sequence of finite numbers, highest power first",
         )
-        validation.check_option("start", start, isinstance(start, numbers.Real)
-                                and not isinstance(start, bool) and math.isfinite(start),
+        validation.check_option("start", start, validation.is_finite_number(start),
                                 "a finite number")
         self.coefficients = coefficients
         self.slope_coefficients = [float(c) for c in np.polyder(coefficients)] or [0.0]
