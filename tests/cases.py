@@ -4,6 +4,7 @@ it is added here."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from keras_history import datasets
@@ -26,6 +27,21 @@ CASES = {
     # Without dropout, whose masks a reloaded model draws afresh (docs/saving.md).
     "mnist_convnet": (dict(dropout_rate=0.0), _digits, dict(batch_size=32)),
 }
+
+
+def numpy(value) -> np.ndarray:
+    """A tensor's or variable's value as a NumPy array of its own (a copy)."""
+    return np.array(keras.ops.convert_to_numpy(value))
+
+
+def variables(model) -> list:
+    """Weights (rule state included) and the optimizer's variables (step count, moments)."""
+    return list(model.weights) + list(model.optimizer.variables)
+
+
+def state(model) -> list[np.ndarray]:
+    """The values of `variables(model)`: everything training changes."""
+    return [numpy(v.value) for v in variables(model)]
 
 
 def make(name: str, fit: bool = True, **overrides):

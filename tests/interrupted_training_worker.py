@@ -20,7 +20,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from cases import CASES, make
+from cases import CASES, make, variables
 
 from keras_history.models.base import build_for
 
@@ -59,14 +59,6 @@ def fresh(name: str):
         build_for(model, np.shape(x)[1:])
     model.optimizer.build(model.trainable_variables)
     return model, x, y, fit_options
-
-
-def variables(model) -> list:
-    return list(model.weights) + list(model.optimizer.variables)
-
-
-def values(model) -> list[np.ndarray]:
-    return [keras.ops.convert_to_numpy(v.value).copy() for v in variables(model)]
 
 
 def scramble(model) -> None:

@@ -17,7 +17,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from cases import CASES, make
+from cases import CASES, make, numpy
 
 import keras_history
 from keras_history import datasets, models
@@ -26,10 +26,6 @@ from keras_history.timeline import TIMELINE
 
 FACTORIES = {m.name: m.factory for m in TIMELINE}
 NAMES = sorted(FACTORIES)
-
-
-def numpy(value) -> np.ndarray:
-    return keras.ops.convert_to_numpy(value)
 
 
 # What each model expects, as regexes its messages must contain. None: accepted

@@ -5,14 +5,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from cases import numpy
 
 from keras_history import models
 from keras_history.datasets import mnist
 from keras_history.models.convnet import MNISTConvNet, default_learning_rate
-
-
-def numpy(value) -> np.ndarray:
-    return keras.ops.convert_to_numpy(value)
 
 
 @pytest.fixture(scope="module")

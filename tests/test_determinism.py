@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from cases import CASES
+from cases import CASES, state
 
 from keras_history.timeline import TIMELINE
 
@@ -35,8 +35,7 @@ def trained(name: str, seed: int) -> list[np.ndarray]:
     model = FACTORIES[name](**{**options, **UNSEEDED.get(name, {})})
     x, y = load()
     model.fit(x, y, epochs=2, shuffle=True, verbose=0, **fit_options)
-    variables = list(model.weights) + list(model.optimizer.variables)
-    return [keras.ops.convert_to_numpy(v.value).copy() for v in variables]
+    return state(model)
 
 
 def test_every_milestone_is_covered():

@@ -22,14 +22,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from cases import state, variables
 from interrupted_training_worker import (
     EPOCHS,
     KILL_EPOCH,
     Epochs,
     fresh,
     scramble,
-    values,
-    variables,
 )
 
 from keras_history.timeline import TIMELINE
@@ -66,14 +65,14 @@ def test_restarted_training_ends_exactly_where_uninterrupted_training_does(kille
     workdir, done = killed_run
     assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
     model, x, y, fit_options = fresh(name)
-    initial = values(model)
+    initial = state(model)
     scramble(model)
     resumed_epochs, backup = Epochs(), workdir / f"{name}-backup"
     model.fit(x, y, epochs=EPOCHS, shuffle=False, verbose=0, **fit_options,
               callbacks=[keras.callbacks.BackupAndRestore(str(backup)), resumed_epochs])
     assert resumed_epochs.ran == list(range(KILL_EPOCH, EPOCHS))
     assert not backup.exists()  # a finished run removes its backup
-    resumed = values(model)
+    resumed = state(model)
 
     for variable, value in zip(variables(model), initial):  # the same compiled step, reset
         variable.assign(value)
@@ -83,7 +82,7 @@ def test_restarted_training_ends_exactly_where_uninterrupted_training_does(kille
     assert reference_epochs.ran == list(range(EPOCHS))
     paths = [v.path for v in variables(model)]
     assert any(p.endswith("iteration") for p in paths)  # the step count is compared too
-    for path, ours, theirs in zip(paths, resumed, values(model), strict=True):
+    for path, ours, theirs in zip(paths, resumed, state(model), strict=True):
         np.testing.assert_array_equal(ours, theirs, err_msg=f"{name}: {path}")
 
 

@@ -20,7 +20,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from cases import CASES, make
+from cases import CASES, make, state
 
 import keras_history
 from keras_history import cli, models
@@ -31,15 +31,6 @@ from keras_history.timeline import TIMELINE
 BACKEND = keras.backend.backend()
 NAMES = sorted(CASES)
 DEFAULT_DROPOUT = inspect.signature(models.mnist_convnet).parameters["dropout_rate"].default
-
-
-def numpy(value) -> np.ndarray:
-    return np.array(keras.ops.convert_to_numpy(value))
-
-
-def state(model) -> list[np.ndarray]:
-    """Weights (rule statistics included) and the optimizer's variables (its step count...)."""
-    return [numpy(v.value) for v in model.weights + model.optimizer.variables]
 
 
 def built(model, x):
