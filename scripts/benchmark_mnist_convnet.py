@@ -24,7 +24,7 @@ import keras
 import keras_history
 from keras_history import models
 from keras_history.datasets import mnist
-from keras_history.models.convnet import (
+from keras_history.models.convolutional.convnet import (
     DEFAULT_DECAY,
     DEFAULT_START,
     ORIGINAL_BATCH_SIZE,

@@ -9,7 +9,7 @@ from cases import numpy
 
 from keras_history import models
 from keras_history.datasets import mnist
-from keras_history.models.convnet import MNISTConvNet, default_learning_rate
+from keras_history.models.convolutional.convnet import MNISTConvNet, default_learning_rate
 
 
 @pytest.fixture(scope="module")

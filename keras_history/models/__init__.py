@@ -2,16 +2,25 @@
 
 Each factory returns a registered, serializable `keras.Model` subclass,
 compiled with the milestone's historical training setup unless
-`compile=False`.
+`compile=False`. The modules are grouped by era: `classic/` (1805–1986),
+`convolutional/`, `recurrent/` and `generative/`; every public name is
+importable from `keras_history.models` itself.
 """
 
-from keras_history.models.backprop import BackpropMLP, backprop_mlp
 from keras_history.models.base import LearningRuleModel
-from keras_history.models.convnet import MNISTConvNet, mnist_convnet
-from keras_history.models.gradient_descent import GradientDescent, gradient_descent
-from keras_history.models.least_squares import LeastSquares, least_squares
-from keras_history.models.linear_regression import LinearRegression, linear_regression
-from keras_history.models.perceptron import Perceptron, perceptron
+from keras_history.models.classic import (
+    BackpropMLP,
+    GradientDescent,
+    LeastSquares,
+    LinearRegression,
+    Perceptron,
+    backprop_mlp,
+    gradient_descent,
+    least_squares,
+    linear_regression,
+    perceptron,
+)
+from keras_history.models.convolutional import MNISTConvNet, mnist_convnet
 
 __all__ = [
     "BackpropMLP",
