@@ -1,12 +1,30 @@
-"""The `keras-history` command line: list, tour, train, export."""
+"""The `keras-history` command line: list, tour, train, export.
+
+Keras (and with it TensorFlow) is imported only by the commands that train,
+after the backend is chosen and with the native libraries' start-up log
+silenced: `--help`, `list` and usage errors answer at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
 import sys
+import tempfile
+from collections.abc import Iterator
 
-from keras_history import tour
-from keras_history.timeline import TIMELINE, get
+from keras_history.timeline import CATALOGUE, year_text
+
+NAMES = [name for *_, name in CATALOGUE]
+BACKENDS = ("tensorflow", "jax", "torch")
+# What TensorFlow, XLA and absl print to stderr while they start, whatever
+# TF_CPP_MIN_LOG_LEVEL says: absl's preamble, INFO lines, the CPU-feature note.
+_START_UP_NOISE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|I\d{4} [\d:.]+ +\d+ \S+:\d+\]"
+    r"|To enable the following instructions:")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -16,19 +34,82 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
                      for line in lines)
 
 
+@contextlib.contextmanager
+def _start_up_log_filtered() -> Iterator[None]:
+    """Keep the native libraries' start-up chatter off stderr; pass anything else on."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not _START_UP_NOISE.match(line):
+                    sys.stderr.write(line)
+
+
+def _import_keras(backend: str | None):
+    """Import Keras on the chosen backend, quietly; returns the `keras_history.tour` module."""
+    if backend:
+        running = sys.modules.get("keras")
+        if running is not None and running.backend.backend() != backend:
+            raise SystemExit(f"keras-history: error: --backend {backend}: this process already "
+                             f"runs Keras on {running.backend.backend()}.")
+        os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _start_up_log_filtered():
+        try:
+            from keras_history import tour
+        except ImportError as error:  # e.g. a backend whose extra is not installed
+            raise SystemExit(f"keras-history: error: {error}") from error
+        # Keras loads TensorFlow for its data pipeline on every backend: load it here,
+        # where its start-up log is filtered, rather than in the middle of `fit`.
+        with contextlib.suppress(ImportError):
+            import tensorflow  # noqa: F401
+    with contextlib.suppress(ImportError):
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    return tour
+
+
+def _check_names(parser: argparse.ArgumentParser, names: list[str]) -> None:
+    for name in names:
+        if name not in NAMES:
+            parser.error(f"argument NAME: invalid choice: {name!r} "
+                         f"(choose from {', '.join(NAMES)})")
+
+
+def _recipes(tour, names: list[str]) -> list:
+    missing = [n for n in names if n not in tour.RECIPES]
+    if missing:
+        raise SystemExit(f"keras-history: error: {', '.join(missing)} has no recipe on data "
+                         f"shipped with the package; these do: {', '.join(tour.RECIPES)}.")
+    return [tour.RECIPES[n] for n in names]
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = [[str(m.number), str(m.year), m.inventor, m.title, f"models.{m.name}()"]
-            for m in TIMELINE]
+    rows = [[str(number), year_text(year), inventor, title, f"models.{name}()"]
+            for number, year, inventor, title, name in CATALOGUE]
     print(_table(["#", "year", "inventor", "milestone", "factory"], rows))
     return 0
 
 
 def cmd_tour(args: argparse.Namespace) -> int:
+    _check_names(args.parser, args.names)
+    tour = _import_keras(getattr(args, "backend", None))
     import keras
 
-    print(f"Training every milestone on its own data (Keras backend: "
-          f"{keras.backend.backend()})...\n", flush=True)
-    rows = tour.run_tour(args.names or None)
+    names = [r.name for r in _recipes(tour, args.names or list(tour.RECIPES))]
+    what = "every milestone" if not args.names else ", ".join(names)
+    print(f"Training {what} on its own data (Keras backend: {keras.backend.backend()}, "
+          f"seed {args.seed})...\n", flush=True)
+    rows = tour.run_tour(names, seed=args.seed)
     print(_table(["milestone", "result", "reference", "check", "seconds"],
                  [[n, got, ref, "pass" if ok else "FAIL", f"{s:.2f}"]
                   for n, got, ref, ok, s in rows]))
@@ -36,27 +117,53 @@ def cmd_tour(args: argparse.Namespace) -> int:
     failed = [r[0] for r in rows if not r[3]]
     print(f"\n{len(rows) - len(failed)}/{len(rows)} reproduced, "
           f"{total:.2f} s of training and checking.")
+    if args.plots:
+        from keras_history import figures
+
+        # The convnet's figures train as long as its tour recipe: 3 epochs of the sample.
+        epochs = tour.RECIPES["mnist_convnet"].epochs
+        for path in figures.save(names, args.plots, seed=args.seed, epochs=epochs):
+            print(f"wrote {path}")
     return 1 if failed else 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    recipe = tour.RECIPES[args.name]
-    model = recipe.train(1)
-    measured, reference, ok = recipe.check(model)
+    _check_names(args.parser, [args.name])
+    tour = _import_keras(getattr(args, "backend", None))
+    import keras
+
+    (recipe,) = _recipes(tour, [args.name])
+    try:
+        run = recipe.run(seed=args.seed, verbose=1, epochs=args.epochs,
+                         batch_size=args.batch_size, data=args.data)
+        source = f" on {tour.load_images(run.data)[0]}" if recipe.images else ""
+    except (OSError, ValueError) as error:  # --data for a model without images, bad files
+        raise SystemExit(f"keras-history train: error: {error}") from error
+    print(f"Training {args.name}{source}: {run.epochs} epoch(s), batch size "
+          f"{run.batch_size or 32}, seed {run.seed}, Keras backend "
+          f"{keras.backend.backend()}.", flush=True)
+    _, (measured, reference, ok) = recipe.train_and_check(run)
+    if not recipe.is_default(run):
+        print(f"\n{args.name}: {measured}\n(the reference, {reference}, is for the recipe's "
+              "own epochs, batch size and data)")
+        return 0
     print(f"\n{args.name}: {measured}\nreference: {reference}\n"
           f"{'reproduced' if ok else 'NOT reproduced'}")
     return 0 if ok else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    tour = _import_keras(getattr(args, "backend", None))
     from keras_history.saving import ExportMismatchError, export, load_weights
+    from keras_history.timeline import get
 
     try:
         if args.weights:
             model = load_weights(get(args.name).factory(), args.weights)
         else:
             print(f"Training {args.name} on its own data first (pass --weights to skip).")
-            model = tour.RECIPES[args.name].train(0)
+            recipe = tour.RECIPES[args.name]
+            model = recipe.train(recipe.run())
         path = export(model, args.path)
     except (OSError, ValueError, ExportMismatchError) as error:
         # A bad weights file or a failed check is the user's answer, not a traceback.
@@ -67,24 +174,55 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    backend = argparse.ArgumentParser(add_help=False)
+    backend.add_argument(
+        "--backend", choices=BACKENDS, default=argparse.SUPPRESS,
+        help="the Keras backend (default: $KERAS_BACKEND, else Keras's own setting, "
+             "tensorflow unless ~/.keras/keras.json says otherwise)")
     parser = argparse.ArgumentParser(
-        prog="keras-history",
+        prog="keras-history", parents=[backend],
         description="The history of deep learning as runnable Keras models.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="print the timeline").set_defaults(func=cmd_list)
-    tour_parser = sub.add_parser(
-        "tour", help="train every milestone and compare with the original numbers")
-    tour_parser.add_argument("names", nargs="*", choices=[[]] + list(tour.RECIPES),
-                             metavar="NAME", help="only these milestones")
-    tour_parser.set_defaults(func=cmd_tour)
-    train = sub.add_parser("train", help="train one milestone with progress output")
-    train.add_argument("name", choices=list(tour.RECIPES), metavar="NAME",
-                       help=", ".join(tour.RECIPES))
-    train.set_defaults(func=cmd_train)
+    tour = sub.add_parser(
+        "tour", parents=[backend],
+        help="train every milestone and compare with the original numbers")
+    tour.add_argument("names", nargs="*", metavar="NAME",
+                      help=f"only these milestones ({', '.join(NAMES)})")
+    tour.add_argument("--seed", type=_seed, default=0,
+                      help="the random seed every milestone starts from (default: 0)")
+    tour.add_argument("--plots", metavar="DIR",
+                      help="also write each milestone's figures as PNG files in DIR "
+                           "(needs matplotlib: pip install 'keras-history[docs]')")
+    tour.set_defaults(func=cmd_tour, parser=tour)
+    train = sub.add_parser("train", parents=[backend],
+                           help="train one milestone with progress output")
+    train.add_argument("name", metavar="NAME", help=", ".join(NAMES))
+    train.add_argument("--epochs", type=_positive_int,
+                       help="Keras epochs (default: the recipe's own)")
+    train.add_argument("--batch-size", type=_positive_int,
+                       help="samples per batch (default: the recipe's own)")
+    train.add_argument("--seed", type=_seed, default=0,
+                       help="random seed for weights, batch order, dropout (default: 0)")
+    train.add_argument("--data", metavar="PATH",
+                       help="image models: a folder of the four MNIST or Fashion-MNIST IDX "
+                            "files (default: the MNIST sample shipped in the package)")
+    train.set_defaults(func=cmd_train, parser=train)
     export = sub.add_parser("export", help="export a milestone as a checked TF SavedModel")
-    export.add_argument("name", choices=list(tour.RECIPES), metavar="NAME",
-                        help=", ".join(tour.RECIPES))
+    export.add_argument("name", choices=NAMES, metavar="NAME", help=", ".join(NAMES))
     export.add_argument("path", help="the SavedModel folder to write")
     export.add_argument("--weights", help="a .weights.h5 file saved from the factory's "
                         "default model (else: train on the milestone's data)")

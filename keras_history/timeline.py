@@ -1,7 +1,8 @@
 """The timeline: every milestone's factory registers here with its year and inventor.
 
-`keras-history list` prints this table, `keras-history tour` walks it, and
-the factories get one shared guard against misspelt options.
+`keras-history tour` walks it, and the factories get one shared guard against
+misspelt options. `CATALOGUE` repeats the same facts as plain data, so that
+`keras-history list` and the command line's checks need not import Keras.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Milestone:
     number: int
-    year: int
+    year: int | None  # None: a combination of ideas with no single date
     inventor: str
     title: str
     factory: Callable
@@ -27,8 +28,25 @@ class Milestone:
 
 TIMELINE: list[Milestone] = []
 
+# (number, year, inventor, title, factory name) of every milestone, in timeline order.
+# The registered factories are the truth: tests/test_cli.py checks that the two agree.
+CATALOGUE: tuple[tuple[int, int | None, str, str, str], ...] = (
+    (1, 1805, "Adrien-Marie Legendre", "Least squares", "least_squares"),
+    (2, 1847, "Augustin-Louis Cauchy", "Gradient descent", "gradient_descent"),
+    (3, None, "Legendre + Cauchy", "Linear regression by gradient descent", "linear_regression"),
+    (4, 1958, "Frank Rosenblatt", "Perceptron", "perceptron"),
+    (5, 1986, "Rumelhart, Hinton & Williams", "Backpropagation", "backprop_mlp"),
+    (14, 2016, "TFLearn, after LeCun 1998 & Krizhevsky 2012", "Deep convnet (TFLearn MNIST)",
+     "mnist_convnet"),
+)
 
-def milestone(number: int, year: int, inventor: str, title: str) -> Callable:
+
+def year_text(year: int | None) -> str:
+    """A milestone's year as printed: the year, or an em dash for an undated one."""
+    return "—" if year is None else str(year)
+
+
+def milestone(number: int, year: int | None, inventor: str, title: str) -> Callable:
     """Register a factory on the timeline and make unknown options a clear TypeError."""
 
     def register(factory: Callable) -> Callable:
@@ -53,6 +71,8 @@ def milestone(number: int, year: int, inventor: str, title: str) -> Callable:
 
 def get(name: str) -> Milestone:
     """The milestone whose factory is called `name`, or a ValueError listing them."""
+    import keras_history.models  # noqa: F401  (registers every factory)
+
     for item in TIMELINE:
         if item.name == name:
             return item
