@@ -1,0 +1,332 @@
+"""Figures: each milestone drawn from its real model, trained on its real data.
+
+`FIGURES` maps a milestone's factory name (and "timeline") to a function that
+trains what it shows and returns its figures, `{file stem: matplotlib Figure}`.
+A new milestone adds one function with `@figure("its_factory_name")`.
+`scripts/make_figures.py` writes them all under docs/figures/, and
+`keras-history tour --plots DIR` writes the tour's. Needs matplotlib
+(`pip install 'keras-history[docs]'`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    from matplotlib import patches, ticker
+    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure
+except ImportError as error:  # pragma: no cover - the message is the point
+    raise ImportError("keras_history.figures needs matplotlib: "
+                      "pip install 'keras-history[docs]'") from error
+
+import keras
+import numpy as np
+
+from keras_history import datasets, models, tour
+from keras_history.timeline import TIMELINE, year_text
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every figure function is told."""
+
+    quick: bool = False  # a few steps only, for tests: the figures say so
+    seed: int = 0
+    data: str | None = None  # image milestones: a folder of MNIST-style IDX files
+    epochs: int | None = None  # image milestones: None for the figure's own
+
+
+FigureFunction = Callable[[Options], dict[str, Figure]]
+FIGURES: dict[str, FigureFunction] = {}
+DPI = 80
+
+
+def figure(name: str) -> Callable[[FigureFunction], FigureFunction]:
+    """Register a figure function under a milestone's factory name."""
+
+    def register(function: FigureFunction) -> FigureFunction:
+        FIGURES[name] = function
+        return function
+
+    return register
+
+
+def _scalar(value) -> float:
+    return float(keras.ops.convert_to_numpy(value))
+
+
+def _line(model) -> tuple[float, float]:
+    """(slope m, intercept b) of a one-feature linear model."""
+    return _scalar(model.kernel[0, 0]), _scalar(model.bias[0])
+
+
+class _AfterEachBatch(keras.callbacks.Callback):
+    """Records `read(model)` after every batch (`self.model` syncs JAX's state first)."""
+
+    def __init__(self, read: Callable[[keras.Model], float]):
+        super().__init__()
+        self.read = read
+        self.values: list[float] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.values.append(self.read(self.model))
+
+
+@figure("timeline")
+def timeline_figure(options: Options) -> dict[str, Figure]:
+    rows = list(TIMELINE)
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 0.9))
+    dated = [m.year for m in rows if m.year is not None]
+    left, right = min(dated) - 10, max(dated) + 10
+    for i, m in enumerate(rows):
+        y = len(rows) - i
+        when = "undated" if m.year is None else year_text(m.year)
+        label = f"{m.number}. {m.title} — {m.inventor}, {when}"
+        if m.year is None:  # no point on the axis
+            ax.text(left + 2, y, label, va="center", fontsize=9, style="italic")
+            continue
+        ax.plot([m.year], [y], "o", color="tab:blue")
+        right_side = m.year < (left + right) / 2
+        ax.text(m.year + (4 if right_side else -4), y, label, va="center", fontsize=9,
+                ha="left" if right_side else "right")
+    ax.set_xlim(left, right)
+    ax.set_ylim(0.3, len(rows) + 0.7)
+    ax.set_yticks([])
+    ax.set_xlabel("year")
+    ax.set_title("The timeline of keras-history (keras_history.TIMELINE)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return {"timeline": fig}
+
+
+@figure("least_squares")
+def least_squares_figure(options: Options) -> dict[str, Figure]:
+    # The seed snippet's three points: its line m=2, b=1, and the line least squares fits.
+    x = np.array([[3.0], [6.0], [12.0]], "float32")
+    y = np.array([[6.0], [9.0], [18.0]], "float32")
+    fitted = models.least_squares()
+    fitted.fit(x, y, epochs=1, verbose=0)
+    snippet = models.least_squares(input_dim=1)
+    snippet.kernel.assign([[2.0]])
+    snippet.bias.assign([1.0])
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4.4))
+    grid = np.linspace(0, 14, 50)
+    for ax, model, name in zip(axes, (snippet, fitted), ("the snippet's line", "least squares")):
+        m, b = _line(model)
+        cost = model.evaluate(x, y, verbose=0)
+        ax.plot(grid, m * grid + b, color="tab:blue", label=f"y = {m:.3f}x + {b:.3f}")
+        for xi, yi in zip(x.ravel(), y.ravel()):
+            on_line = m * xi + b
+            side = yi - on_line  # the residual, and its square drawn to scale
+            ax.add_patch(patches.Rectangle((xi, on_line), -abs(side), side,
+                                                      color="tab:red", alpha=0.25))
+            ax.plot([xi, xi], [on_line, yi], color="tab:red")
+        ax.plot(x, y, "ko", label="the snippet's points")
+        ax.set_xlim(0, 14)
+        ax.set_ylim(0, 30)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x")
+        ax.set_title(f"{name}: mean square {cost:.3f}", fontsize=10)
+        ax.legend(loc="upper left", fontsize=8)
+    axes[0].set_ylabel("y")
+    fig.suptitle("Least squares: the line that makes the red squares smallest")
+    fig.tight_layout()
+    return {"least_squares": fig}
+
+
+@figure("gradient_descent")
+def gradient_descent_figure(options: Options) -> dict[str, Figure]:
+    model = models.gradient_descent(start=0.5, learning_rate=0.01)
+    steps = 15 if options.quick else 60
+    start = _scalar(model.position)
+    record = _AfterEachBatch(lambda m: _scalar(m.position))
+    model.fit(np.zeros((steps, 1), "float32"), batch_size=1, verbose=0, callbacks=[record])
+    positions = np.array([start, *record.values])
+    heights = np.polyval(model.coefficients, positions)
+    grid = np.linspace(0.3, 1.5, 200)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(grid, grid**5 - 2 * grid**3 - 2, color="gray", label="x⁵ − 2x³ − 2")
+    left.plot(positions, heights, "o-", color="tab:red", markersize=3,
+              label=f"{steps} steps from x = 0.5")
+    left.axvline(np.sqrt(6 / 5), color="tab:green", ls="--", label="minimum √(6/5)")
+    left.set_xlabel("x")
+    left.set_ylabel("cost")
+    left.legend(fontsize=8)
+    right.plot(positions, "o-", color="tab:red", markersize=3)
+    right.axhline(np.sqrt(6 / 5), color="tab:green", ls="--")
+    right.set_xlabel("step")
+    right.set_ylabel("x")
+    right.set_title(f"x after {steps} steps: {positions[-1]:.7f}", fontsize=10)
+    fig.suptitle("Gradient descent on x⁵ − 2x³ − 2, learning rate 0.01")
+    fig.tight_layout()
+    return {"gradient_descent": fig}
+
+
+@figure("linear_regression")
+def linear_regression_figure(options: Options) -> dict[str, Figure]:
+    x, y = datasets.wheat_and_bread()
+    model = models.linear_regression(learning_rate=0.01, input_dim=1)
+    steps = 20 if options.quick else 100
+    shown = [s for s in (0, 1, 5, 20, 100) if s <= steps]
+    lines, costs, done = {}, [], 0
+    for target in shown:  # one full-batch step per epoch: history has one cost per step
+        if target > done:
+            costs += model.fit(x, y, epochs=target - done, verbose=0).history["loss"]
+            done = target
+        lines[target] = _line(model)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    grid = np.linspace(0.4, 1.5, 20)
+    for (step, (m, b)), shade in zip(lines.items(), np.linspace(0.25, 1.0, len(lines))):
+        left.plot(grid, m * grid + b, color=plt.cm.Blues(shade),
+                  label=f"step {step}: b={b:.2f}, m={m:.2f}")
+    left.plot(x, y, "ko")
+    left.set_xlabel("price of wheat")
+    left.set_ylabel("price of bread")
+    left.legend(fontsize=7, loc="lower right")
+    right.plot(np.arange(len(costs)), costs, color="tab:blue")
+    right.set_xlabel("step")
+    right.set_ylabel("mean squared error")
+    fig.suptitle(f"Linear regression by gradient descent: {steps} steps, learning rate 0.01")
+    fig.tight_layout()
+    return {"linear_regression": fig}
+
+
+@figure("perceptron")
+def perceptron_figure(options: Options) -> dict[str, Figure]:
+    epochs = tour.PERCEPTRON_EPOCHS
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.3))
+    for ax, gate in zip(axes[:2], ("or", "xor")):
+        x, y = datasets.logic_gate(gate)
+        model = models.perceptron(seed=options.seed)
+        errors = model.fit(x, y, epochs=epochs, batch_size=1, verbose=0).history["errors"]
+        (w1, w2), b = keras.ops.convert_to_numpy(model.kernel)[:, 0], _scalar(model.bias[0])
+        grid = np.linspace(-0.5, 1.5, 2)
+        if abs(w2) > 1e-9:  # the line w1·x1 + w2·x2 + b = 0
+            ax.plot(grid, -(w1 * grid + b) / w2, color="tab:blue")
+        elif abs(w1) > 1e-9:
+            ax.axvline(-b / w1, color="tab:blue")
+        corners = np.array([[-0.5, -0.5], [-0.5, 1.5], [1.5, -0.5], [1.5, 1.5]])
+        outside = len(set(np.sign(corners @ [w1, w2] + b))) == 1
+        ax.text(-0.45, -0.45, f"w = ({w1:.2f}, {w2:.2f}), b = {b:.2f}"
+                + ("\n(its line lies outside this square)" if outside else ""), fontsize=8)
+        ax.scatter(x[:, 0], x[:, 1], c=y.ravel(), cmap="coolwarm", s=120, edgecolors="k",
+                   vmin=0, vmax=1)
+        ax.set_xlim(-0.5, 1.5)
+        ax.set_ylim(-0.5, 1.5)
+        ax.set_aspect("equal")
+        ax.set_title(f"{gate.upper()} after {epochs} epochs (red = 1)", fontsize=10)
+        axes[2].plot(range(1, epochs + 1), errors, "o-", label=gate.upper())
+    axes[2].set_xlabel("epoch")
+    axes[2].xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    axes[2].set_ylabel("errors in the epoch")
+    axes[2].legend()
+    fig.suptitle(f"The perceptron rule, learning rate 0.2, seed {options.seed}: "
+                 "OR is separable, XOR is not")
+    fig.tight_layout()
+    return {"perceptron": fig}
+
+
+@figure("backprop_mlp")
+def backprop_figure(options: Options) -> dict[str, Figure]:
+    x, y = datasets.logic_gate("xor")
+    epochs, steps_per_epoch = (10, 100) if options.quick else (60, 1000)
+    model = models.backprop_mlp(weights="snippet", steps_per_batch=steps_per_epoch)
+    costs = model.fit(x, y, epochs=epochs, verbose=0).history["loss"]
+    steps = epochs * steps_per_epoch
+    grid = np.linspace(-0.25, 1.25, 61, dtype="float32")
+    mesh = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
+    surface = model.predict(mesh, verbose=0).reshape(len(grid), len(grid))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
+    image = left.contourf(grid, grid, surface, levels=20, cmap="coolwarm", vmin=0, vmax=1)
+    fig.colorbar(image, ax=left, label="output")
+    left.scatter(x[:, 0], x[:, 1], c=y.ravel(), cmap="coolwarm", s=120, edgecolors="k")
+    left.set_aspect("equal")
+    left.set_title("XOR: the trained net's output", fontsize=10)
+    right.plot(np.arange(1, epochs + 1) * steps_per_epoch, costs)
+    right.set_yscale("log")
+    right.set_xlabel("step")
+    right.set_ylabel(f"cost, logged every {steps_per_epoch} steps")
+    fig.suptitle(f"Backpropagation, the snippet's 3-4-1 net from its own weights: "
+                 f"{steps:,} steps")
+    fig.tight_layout()
+    return {"backprop": fig}
+
+
+@figure("mnist_convnet")
+def convnet_figures(options: Options) -> dict[str, Figure]:
+    source, ((x, y), (x_test, y_test)) = tour.load_images(options.data)
+    epochs = options.epochs or (2 if options.quick else 10)
+    if options.quick:
+        x, y, x_test, y_test = x[:256], y[:256], x_test[:100], y_test[:100]
+        source += " (first 256 training, 100 test images)"
+    curves = {}
+    for label, rate in (("default: Adam 3e-3, ×0.75 every 938 steps", None),
+                        ("original: Adam 0.01", 0.01)):
+        keras.utils.set_random_seed(options.seed)
+        model = models.mnist_convnet(learning_rate=rate)
+        history = model.fit(x, y, batch_size=64, epochs=epochs, verbose=0,
+                            validation_data=(x_test, y_test))
+        curves[label] = history.history["val_accuracy"]
+        if rate is None:
+            default_model = model
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for label, accuracy in curves.items():
+        ax.plot(range(1, epochs + 1), accuracy, "o-", label=label)
+    ax.set_xlabel("epoch (batch 64)")
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"mnist_convnet on {source},\nseed {options.seed}", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    figures = {"convnet_accuracy": fig}
+
+    kernels = keras.ops.convert_to_numpy(default_model.get_layer("conv_1").kernel)[:, :, 0]
+    fig, axes = plt.subplots(2, 16, figsize=(8, 1.4))
+    for i, ax in enumerate(axes.flat):
+        ax.imshow(kernels[:, :, i], cmap="gray")
+        ax.axis("off")
+    fig.suptitle("The 32 first-layer 3×3 filters of the default recipe", fontsize=9)
+    figures["convnet_filters"] = fig
+
+    predicted = np.argmax(default_model.predict(x_test, verbose=0), axis=-1)
+    wrong = np.flatnonzero(predicted != y_test)[:8]
+    fig, axes = plt.subplots(1, 8, figsize=(8, 1.6))
+    for ax in axes:
+        ax.axis("off")
+    for ax, i in zip(axes, wrong):
+        ax.imshow(x_test[i], cmap="gray_r")
+        ax.set_title(f"{y_test[i]} → {predicted[i]}", fontsize=9)
+    fig.suptitle(f"Misclassified test images (true → predicted): {len(wrong)} shown of "
+                 f"{int((predicted != y_test).sum())} wrong in {len(y_test)}", fontsize=9)
+    fig.tight_layout()
+    figures["convnet_mistakes"] = fig
+    return figures
+
+
+def save(names: Iterable[str], folder: str | os.PathLike, **options) -> list[Path]:
+    """Make the figures of `names` (keys of FIGURES), write them as PNGs in `folder`.
+
+    Milestones without a figure function are skipped. Returns the paths written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        if name not in FIGURES:
+            continue
+        # Each figure from the seed alone, whichever figures were drawn before it.
+        keras.utils.set_random_seed(options.get("seed", 0))
+        for stem, fig in FIGURES[name](Options(**options)).items():
+            path = folder / f"{stem}.png"
+            fig.savefig(path, dpi=DPI)
+            plt.close(fig)
+            written.append(path)
+    return written

@@ -1,0 +1,40 @@
+"""scripts/make_figures.py, as CI runs it: every figure, quick, on the embedded data."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from keras_history import figures  # noqa: E402
+from keras_history.timeline import TIMELINE  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("make_figures",
+                                                  ROOT / "scripts" / "make_figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_figure_is_a_milestone_or_the_timeline():
+    assert set(figures.FIGURES) <= {"timeline"} | {m.name for m in TIMELINE}
+    assert {"timeline", "least_squares", "gradient_descent", "linear_regression",
+            "perceptron", "backprop_mlp", "mnist_convnet"} <= set(figures.FIGURES)
+
+
+def test_make_figures_quick_writes_every_figure(tmp_path):
+    assert load_script().main(["--quick", "--out", str(tmp_path)]) == 0
+    written = {p.name for p in tmp_path.iterdir()}
+    committed = {p.name for p in (ROOT / "docs" / "figures").glob("*.png")}
+    assert written == committed  # the script makes exactly the figures the docs show
+    for name in written:
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(PNG) and len(data) > 2000, name
