@@ -116,22 +116,16 @@ def tiny_idx_folder(tmp_path):
     return tmp_path
 
 
-def final_lines(text: str) -> str:
-    return text[text.index("\nmnist_convnet: "):]
-
-
 def test_train_takes_epochs_batch_size_seed_and_data(capsys, tiny_idx_folder):
-    argv = ["train", "mnist_convnet", "--data", str(tiny_idx_folder), "--epochs", "1",
-            "--batch-size", "50", "--seed", "7"]
-    outputs = []
-    for _ in range(2):
-        assert cli.main(argv) == 0
-        outputs.append(capsys.readouterr().out)
-    assert outputs[0].startswith(f"Training mnist_convnet on MNIST from {tiny_idx_folder}: "
-                                 f"1 epoch(s), batch size 50, seed 7, Keras backend {BACKEND}.")
-    assert "4/4" in outputs[0]  # 200 images in batches of 50: Keras's progress bar
-    assert "test accuracy" in outputs[0] and "is for the recipe's own" in outputs[0]
-    assert final_lines(outputs[0]) == final_lines(outputs[1])  # same seed, same model
+    # One run: the seed's effect is checked by the tour test and tests/test_determinism.py.
+    assert cli.main(["train", "mnist_convnet", "--data", str(tiny_idx_folder), "--epochs", "1",
+                     "--batch-size", "50", "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Training mnist_convnet on MNIST from {tiny_idx_folder}: "
+                          f"1 epoch(s), batch size 50, seed 7, Keras backend {BACKEND}.")
+    assert "4/4" in out  # 200 images in batches of 50: the progress bar
+    assert re.search(r"mnist_convnet: test accuracy 0\.\d{4} on MNIST from ", out)
+    assert "is for the recipe's own epochs, batch size and data" in out
 
 
 def test_tour_plots_writes_the_figures(tmp_path, capsys):
