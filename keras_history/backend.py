@@ -18,6 +18,7 @@ which return the logs dict.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Sequence
 
 import keras
@@ -175,6 +176,77 @@ class BackendStepsMixin:
         def test_step(self, data):
             with _no_grad():
                 return self.measure(data)
+
+
+def rule_train_function(model: keras.Model, steps: int) -> Callable:
+    """Keras's train function for `model`, its step applying the rule `steps` times.
+
+    Compiled as `model.compile` asked (the same route as Keras's own
+    `make_train_function`), with the step count fixed in the compiled program.
+    """
+
+    def learn(data):
+        return model.learning_rule(data, steps=steps)
+
+    if BACKEND == "jax":
+        import jax
+
+        def train_step(state, data):
+            return _jax_step(model, learn, state, data, training=True)
+
+        if not model.run_eagerly and model.jit_compile:
+            train_step = jax.jit(train_step, donate_argnums=0)
+        return model._make_function(train_step)
+
+    def train_step(data):
+        with _no_grad():
+            return learn(data)
+
+    if BACKEND == "tensorflow":
+        return model._make_function(train_step)
+    if model._should_torch_compile():
+        import torch
+
+        train_step = torch.compile(train_step)
+    return lambda batches: train_step(batches[0])
+
+
+def chunked_train_function(functions: Sequence[tuple[int, Callable]], steps_per_execution: int,
+                           after_chunk: Callable[[int, dict], None]) -> Callable:
+    """A train function that runs each batch through `functions` in turn (chunks of a
+    long rule), calling `after_chunk(steps, logs)` between them, on the host.
+
+    Each of `functions` is a `rule_train_function`, given one batch at a time.
+    """
+
+    def batches(iterator):
+        return itertools.islice(iterator, steps_per_execution)
+
+    if BACKEND == "jax":
+
+        def train_function(state, iterator):
+            logs = None
+            for data in batches(iterator):
+                for steps, function in functions:
+                    logs, state = function(state, iter([data]))
+                    after_chunk(steps, logs)
+            if logs is None:
+                raise StopIteration
+            return logs, state
+
+        return train_function
+
+    def train_function(iterator):
+        logs = None
+        for data in batches(iterator):
+            for steps, function in functions:
+                logs = function([data])
+                after_chunk(steps, logs)
+        if logs is None:
+            raise StopIteration
+        return logs
+
+    return train_function
 
 
 def input_shape(model: keras.Model) -> tuple:

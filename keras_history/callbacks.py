@@ -64,3 +64,33 @@ class DivergenceGuard(keras.callbacks.Callback):
             "a smaller one, or scale the inputs) or the data holds NaN or infinity (arrays "
             "are checked before training; datasets and generators cannot be)."
         )
+
+
+class RuleProgbar(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar, counting rule steps instead of batches.
+
+    A learning-rule model applies its rule `steps_per_batch` times to each
+    batch; the bar's target is the epoch's rule steps, and `advance` moves it
+    between the compiled chunks of a long batch (`LearningRuleModel.fit`).
+    """
+
+    def __init__(self, steps_per_batch: int):
+        super().__init__()
+        self.steps_per_batch = steps_per_batch
+
+    def set_params(self, params):
+        super().set_params(params)
+        if self.target is not None:
+            self.target *= self.steps_per_batch
+
+    def advance(self, steps: int, logs=None) -> None:
+        """Move the bar `steps` rule steps on (within a batch), showing `logs`."""
+        self._maybe_init_progbar()
+        self.seen += steps
+        if self.verbose == 1:
+            values = [(k, float(keras.ops.convert_to_numpy(v))) for k, v in (logs or {}).items()]
+            self.progbar.update(self.seen, values, finalize=False)
+
+    def _update_progbar(self, batch, logs=None):
+        # Batch `batch` ends after (batch + 1) · steps_per_batch rule steps.
+        super()._update_progbar((batch + 1) * self.steps_per_batch - 1, logs)

@@ -237,3 +237,43 @@ def test_include_top_false_is_a_feature_extractor(sample):
     kernel = numpy(features.feature_layers[0].kernel).copy()
     classifier.fit(x[:32, :, :, None] / np.float32(255), y[:32], verbose=0)
     assert not np.allclose(numpy(features.feature_layers[0].kernel), kernel)
+
+
+def test_takes_a_dataset_of_uint8_images_and_direct_calls_like_predict(sample):
+    import tensorflow as tf
+
+    (x, y), _ = sample
+    x, y = x[:64], y[:64]  # uint8 (N, 28, 28), as load_data returns them
+    model = models.mnist_convnet(dropout_rate=0.0)
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(numpy(model(x)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(numpy(model(x.reshape(64, 784))), expected, rtol=1e-5, atol=1e-6)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    np.testing.assert_allclose(model.predict(dataset.map(lambda i, _: i), verbose=0), expected,
+                               rtol=1e-5, atol=1e-6)
+    assert model.evaluate(dataset, verbose=0, return_dict=True)["loss"] == pytest.approx(
+        model.evaluate(x, y, verbose=0, return_dict=True)["loss"], rel=1e-5)
+    history = model.fit(dataset, epochs=2, shuffle=False, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0]
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return x[32 * index:32 * (index + 1)], y[32 * index:32 * (index + 1)]
+
+    model.fit(Batches(), epochs=1, shuffle=False, verbose=0)
+    with pytest.raises(ValueError, match=r"images of shape \(N, 28, 28, 1\).*got shape \(2, 27"):
+        model(np.zeros((2, 27, 28), "uint8"))
+
+
+def test_compile_without_arguments_is_the_factorys_compile():
+    model = models.mnist_convnet(compile=False)
+    model.compile()
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.optimizer._learning_rate.get_config() == default_learning_rate().get_config()
+    assert [m.name for m in model.metrics] == ["loss", "compile_metrics"]
+    assert model.loss == model.cost  # cross-entropy plus the conv kernels' weight decay
+    with pytest.raises(ValueError, match="without `loss`"):
+        model.compile(loss="mse")

@@ -217,3 +217,139 @@ def test_basic_bad_input_is_named():
         model.fit(np.array([[np.nan], [1.0]]), np.zeros((2, 1)), verbose=0)
     with pytest.raises(ValueError, match="only 0 or 1"):
         models.perceptron().fit(np.zeros((2, 2)), np.array([[0.0], [2.0]]), verbose=0)
+
+
+# --- Logs that say where the model stands (issue 10, section 2) ----------------
+
+
+def test_least_squares_logs_the_cost_of_the_line_it_fitted():
+    x, y = datasets.wheat_and_bread()
+    model = models.least_squares()
+    history = model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    assert history.history["loss"][-1] == pytest.approx(model.evaluate(x, y, verbose=0),
+                                                        rel=1e-3)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(50, 3)).astype("float32")
+    y = (x @ rng.normal(size=(3, 2)) + 0.3 * rng.normal(size=(50, 2))).astype("float32")
+    model = models.least_squares()
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    cost = model.evaluate(x, y, verbose=0)
+    assert cost == pytest.approx(0.09, rel=0.5)  # the noise's variance: a real fit
+    np.testing.assert_allclose(history.history["loss"], [cost, cost], rtol=1e-3)
+
+
+class EndOfEpochPositions(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.positions = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.positions.append(float(value(self.model.position)))
+
+
+def test_gradient_descent_logs_where_the_walk_ends_each_epoch():
+    model, ends = models.gradient_descent(), EndOfEpochPositions()
+    history = model.fit(np.zeros((20, 1)), batch_size=1, epochs=3, verbose=0, callbacks=[ends])
+    assert ends.positions[-1] == pytest.approx(1.0928374327, abs=1e-5)  # 60 steps in all
+    np.testing.assert_allclose(history.history["position"], ends.positions, rtol=1e-6)
+    f = np.polynomial.polynomial.polyval(ends.positions, [-2, 0, 0, -2, 0, 1])
+    np.testing.assert_allclose(history.history["loss"], f, rtol=1e-5)
+    assert history.history["loss"][-1] == pytest.approx(
+        model.evaluate(np.zeros((1, 1)), verbose=0, return_dict=True)["loss"], rel=1e-6)
+
+
+def test_a_long_rule_moves_the_progress_bar_over_rule_steps(monkeypatch, capsys):
+    shown = []
+    update = keras.utils.Progbar.update
+
+    def recording(progbar, current, values=None, finalize=None):
+        shown.append((current, progbar.target))
+        return update(progbar, current, values, finalize)
+
+    monkeypatch.setattr(keras.utils.Progbar, "update", recording)
+    x, y = datasets.logic_gate("xor")
+    quiet = models.backprop_mlp(weights="snippet", steps_per_batch=4500)
+    quiet.fit(x, y, epochs=2, shuffle=False, verbose=0)
+    assert shown == []
+    model = models.backprop_mlp(weights="snippet", steps_per_batch=4500)
+    model.fit(x, y, epochs=2, shuffle=False, verbose=1)
+    # Each epoch's single batch moves the bar in chunks of 1,000 rule steps.
+    steps = [current for current, target in shown if target == 4500]
+    assert steps == [1000, 2000, 3000, 4000, 4500, 4500, 4500] * 2
+    assert "4500/4500" in capsys.readouterr().out
+    # The chunks give the very same weights as one compiled call per batch.
+    for chunked, whole in zip(model.weights + [model.optimizer.iterations],
+                              quiet.weights + [quiet.optimizer.iterations]):
+        np.testing.assert_array_equal(value(chunked), value(whole))
+
+
+def test_short_batches_count_rule_steps_without_chunks(monkeypatch):
+    shown = []
+    update = keras.utils.Progbar.update
+
+    def recording(progbar, current, values=None, finalize=None):
+        shown.append(current)
+        return update(progbar, current, values, finalize)
+
+    monkeypatch.setattr(keras.utils.Progbar, "update", recording)
+    x, y = datasets.wheat_and_bread()
+    models.linear_regression(steps_per_batch=10).fit(x, y, batch_size=2, verbose=1)
+    assert shown == [10, 20, 30, 30]  # three batches of ten steps, then the epoch's line
+
+
+# --- Keras habits (issue 10, section 4) -----------------------------------------
+
+
+@pytest.mark.parametrize("factory", [
+    lambda: models.backprop_mlp(hidden_units=8, seed=1), lambda: models.perceptron(seed=1),
+    models.linear_regression, models.least_squares])
+def test_rule_models_take_their_input_size_from_the_first_data(factory):
+    x, y = datasets.logic_gate("and")
+    x3 = np.hstack([x, np.ones((4, 1), "float32")])
+    model = factory()
+    model.fit(x3, y, epochs=2, verbose=0)
+    assert model.weights[0].shape[0] == 3
+    assert model.predict(x3, verbose=0).shape == (4, 1)
+    with pytest.raises(ValueError, match=r"\(samples, 3\), got shape \(4, 2\)"):
+        model.predict(x, verbose=0)
+    unbuilt = factory()
+    assert unbuilt.predict(x3, verbose=0).shape == (4, 1)  # predict first builds it too
+    assert unbuilt.weights[0].shape[0] == 3
+
+
+def test_input_dim_still_builds_up_front_and_weights_files_give_their_width(tmp_path):
+    model = models.backprop_mlp(input_dim=3, seed=1)
+    assert model.built and model.weights[0].shape == (3, 4)
+    model.save_weights(tmp_path / "three.weights.h5")
+    again = models.backprop_mlp(weights=str(tmp_path / "three.weights.h5"))
+    np.testing.assert_array_equal(value(again.weights[0]), value(model.weights[0]))
+
+
+def test_least_squares_takes_its_outputs_from_y():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(30, 2)).astype("float32")
+    y = np.stack([x @ [1.0, 2.0] + 3.0, x @ [-1.0, 0.5] - 1.0, x[:, 0]], axis=1)
+    model = models.least_squares()
+    model.fit(x, y, verbose=0)
+    assert model.units == 3 and model.kernel.shape == (2, 3)
+    np.testing.assert_allclose(value(model.bias), [3.0, -1.0, 0.0], atol=1e-4)
+
+
+@pytest.mark.parametrize("name, rate", [("gradient_descent", 0.01), ("linear_regression", 0.01),
+                                        ("perceptron", 0.2), ("backprop_mlp", 1.0)])
+def test_compile_without_arguments_restores_the_milestones_rate(name, rate):
+    model = getattr(models, name)(compile=False)
+    model.compile()
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert float(value(model.optimizer.learning_rate)) == pytest.approx(rate)
+    assert model.loss == model.cost
+
+
+def test_model_loss_is_what_training_lowers_and_evaluate_reports():
+    x, y = datasets.wheat_and_bread()
+    model = models.linear_regression()
+    model.fit(x, y, epochs=3, verbose=0)
+    measured = model.loss(keras.ops.convert_to_tensor(y), model(x))
+    assert float(value(measured)) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-5)
+    model = models.least_squares()
+    model.compile()
+    assert model.loss == model.cost

@@ -7,7 +7,18 @@ import numpy as np
 from keras import ops
 
 from keras_history import backend, validation
-from keras_history.callbacks import DivergenceGuard
+from keras_history.callbacks import DivergenceGuard, RuleProgbar
+
+# A long rule shows progress every PROGRESS_STEPS rule steps or more, at most
+# PROGRESS_UPDATES times a batch: few enough host round trips to cost nothing.
+PROGRESS_STEPS, PROGRESS_UPDATES = 1000, 100
+
+
+def progress_chunks(steps_per_batch: int) -> list[int]:
+    """How a batch of `steps_per_batch` rule steps is split to show progress."""
+    chunk = max(PROGRESS_STEPS, -(-steps_per_batch // PROGRESS_UPDATES))
+    chunks = [chunk] * (steps_per_batch // chunk)
+    return chunks + [steps_per_batch % chunk] if steps_per_batch % chunk else chunks
 
 
 def build_for(model: keras.Model, input_shape: tuple | None) -> keras.Model:
@@ -79,6 +90,21 @@ class CheckedInputsMixin:
             if f"seed_{number}" in keys:  # files saved before seeds were kept have none
                 state.assign(store[f"seed_{number}"])
 
+    def refuse_loss(self, loss) -> None:
+        """Milestones train on their own cost (`model.loss`): a compiled loss would be ignored."""
+        if loss is not None:
+            raise ValueError(
+                f"{type(self).__name__} is trained by its own rule and cost; "
+                "compile it without `loss` (metrics are fine)."
+            )
+
+    def compile_from_config(self, config: dict) -> None:
+        # Keras skips this for models with their own compile(); ours keeps the
+        # signature, so a reloaded model is compiled (and trains on) as saved.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def _checked(self, x, y, targets: bool = False):
         if not validation.is_array_like(x):
             return x, y
@@ -130,12 +156,28 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
     so schedules and callbacks work as usual) but the optimizer never computes
     an update: the rule does. `optimizer.iterations` counts the rule's steps.
 
+    `compile()` without an optimizer gives the rule its milestone's step size,
+    `default_learning_rate`, and `model.loss` is the model's own `cost`.
+
+    Logs average the rule's costs over the epoch, each measured before its
+    update; a model whose `rule` returns the cost after its update, of all the
+    data seen (`logs_latest = True`), logs where it stands instead.
+
     Args:
         steps_per_batch: how many times the rule is applied to each batch.
             For full-batch training `steps_per_batch=k` with `epochs=n` takes
             `n * k` historical steps in `n` compiled calls, without Python
-            overhead per step. Logs average over all of them.
+            overhead per step. The progress bar counts rule steps; with a bar
+            shown, a long batch runs as chunks of compiled steps so that it
+            moves (`progress_chunks`), with the same results.
     """
+
+    default_learning_rate = 0.01
+    logs_latest = False
+    cost_is_a_mean = True  # over samples, so batches of any size weigh by their size
+
+    def _batch_weight(self, x):
+        return ops.shape(x)[0] if self.cost_is_a_mean else None
 
     def __init__(self, steps_per_batch: int = 1, **kwargs):
         super().__init__(**kwargs)
@@ -144,6 +186,8 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
             isinstance(steps_per_batch, int) and steps_per_batch >= 1, "an integer >= 1",
         )
         self.steps_per_batch = steps_per_batch
+        self._chunks = None  # how `fit` splits each batch's rule steps; None: not at all
+        self._progress = None  # the RuleProgbar of the running `fit`, if any
 
     def rule(self, x, y):
         raise NotImplementedError
@@ -152,12 +196,18 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         raise NotImplementedError
 
     def check_data(self, x, y):
-        """`x` as (samples, features), `y` as (samples, units); subclasses add their own rules."""
+        """`x` as (samples, features), `y` as (samples, units); subclasses add their own rules.
+
+        An unbuilt model takes its features from `x` (see `fit`) and, with
+        `units=None`, its units from `y`.
+        """
         features = self.weights[0].shape[0] if self.built else None  # the first kernel
         x = validation.as_matrix(x, "x", features)
         if y is not None:
             y = validation.as_matrix(y, "y", self.units)
             validation.check_same_length(x, y)
+            if self.units is None:
+                self.units = y.shape[1]
         return x, y
 
     @property
@@ -165,21 +215,14 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         """The rule's step size, read from the compiled optimizer."""
         return ops.cast(self.optimizer.learning_rate, self.compute_dtype)
 
-    def compile(self, optimizer="sgd", jit_compile="auto", **kwargs):
-        if kwargs.get("loss") is not None:
-            raise ValueError(
-                f"{type(self).__name__} is trained by its own rule and cost; "
-                "compile it without `loss` (metrics are fine)."
-            )
+    def compile(self, optimizer=None, jit_compile="auto", **kwargs):
+        """Keras's `compile`; without `optimizer`, SGD at the milestone's own step size."""
+        self.refuse_loss(kwargs.get("loss"))
+        if optimizer is None:
+            optimizer = keras.optimizers.SGD(self.default_learning_rate)
         jit_compile = backend.rule_jit_compile(jit_compile, loops=self.steps_per_batch > 1)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
-
-    def compile_from_config(self, config: dict) -> None:
-        # Keras skips this for models with their own compile(); ours keeps the
-        # signature, so a reloaded model is compiled (and trains on) as saved.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        self.loss = self.cost  # what the rule lowers and `evaluate` reports
 
     def fit(self, x=None, y=None, *args, **kwargs):
         for unsupported in ("sample_weight", "class_weight"):
@@ -188,24 +231,58 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
                     f"`{unsupported}` is not part of the historical rule of "
                     f"{type(self).__name__}; pass the samples as they are."
                 )
-        return super().fit(x, y, *args, **kwargs)
+        callbacks = list(kwargs.pop("callbacks", None) or [])
+        verbose = kwargs.get("verbose", args[2] if len(args) > 2 else "auto")
+        progress = None
+        if verbose in (1, "auto") and not any(
+                isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks):
+            progress = RuleProgbar(self.steps_per_batch)
+            callbacks.append(progress)
+        chunks = tuple(progress_chunks(self.steps_per_batch)) if progress else ()
+        chunks = chunks if len(chunks) > 1 else None
+        if chunks != self._chunks:  # the train function was made for the other plan
+            self._chunks, self.train_function = chunks, None
+        self._progress = progress
+        try:
+            return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        finally:
+            self._progress = None
 
-    def learning_rule(self, data) -> dict:
+    def make_train_function(self, force=False):
+        if self._chunks is None:  # each batch's steps in one compiled call
+            return super().make_train_function(force)
+        if self.train_function is None or force:
+            functions = {steps: backend.rule_train_function(self, steps)
+                         for steps in set(self._chunks)}
+            self.train_function = backend.chunked_train_function(
+                [(steps, functions[steps]) for steps in self._chunks],
+                self.steps_per_execution, self._show_progress)
+        return self.train_function
+
+    def _show_progress(self, steps: int, logs: dict) -> None:
+        if self._progress is not None:
+            self._progress.advance(steps, logs)
+
+    def learning_rule(self, data, steps: int | None = None) -> dict:
+        """Apply the rule `steps` times (default `steps_per_batch`) to a batch."""
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
 
         def step():
             y_pred, loss = self.rule(x, y)
-            self.loss_tracker.update_state(loss)
+            if self.logs_latest:
+                self.loss_tracker.reset_state()
+            self.loss_tracker.update_state(loss, sample_weight=self._batch_weight(x))
             self.optimizer.iterations.assign_add(1)
             self.compute_metrics(x, y, y_pred)
 
-        backend.repeat(step, self.steps_per_batch, backend.all_state_variables(self))
+        steps = self.steps_per_batch if steps is None else steps
+        backend.repeat(step, steps, backend.all_state_variables(self))
         return self.get_metrics_result()
 
     def measure(self, data) -> dict:
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
-        self.loss_tracker.update_state(self.cost(y, y_pred))
+        self.loss_tracker.update_state(self.cost(y, y_pred), sample_weight=self._batch_weight(x))
         return self.compute_metrics(x, y, y_pred)
 
     def get_config(self) -> dict:
@@ -215,17 +292,20 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
 class LinearModel(LearningRuleModel):
     """`y = x·m + b` with the squared-error cost: the model of milestones 1 and 3."""
 
-    def __init__(self, units: int = 1, kernel_initializer="zeros",
+    def __init__(self, units: int | None = 1, kernel_initializer="zeros",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        validation.check_option("units", units, isinstance(units, int) and units >= 1,
-                                "an integer >= 1")
+        validation.check_option("units", units,
+                                units is None or isinstance(units, int) and units >= 1,
+                                "an integer >= 1, or None to take it from `y`")
         self.units = units
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
         features = input_shape[-1]
+        if self.units is None:  # built before any targets were seen (input_dim=, predict)
+            self.units = 1
         self.kernel = self.add_weight(shape=(features, self.units), name="kernel",
                                       initializer=self.kernel_initializer)
         self.bias = self.add_weight(shape=(self.units,), name="bias",

@@ -46,6 +46,9 @@ def snippet_weights() -> list[np.ndarray]:
 class BackpropMLP(LearningRuleModel):
     """A sigmoid network with one hidden layer, trained by hand-derived deltas."""
 
+    default_learning_rate = 1.0  # the snippet takes whole steps
+    cost_is_a_mean = False  # E sums over its batch, as in the paper
+
     def __init__(self, hidden_units: int = 4, units: int = 1, output_bias: bool = True,
                  seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -116,9 +119,10 @@ class BackpropMLP(LearningRuleModel):
 
 
 @milestone(5, 1986, "Rumelhart, Hinton & Williams", "Backpropagation")
-def backprop_mlp(hidden_units: int = 4, learning_rate: float = 1.0,
+def backprop_mlp(hidden_units: int = 4,
+                 learning_rate: float = BackpropMLP.default_learning_rate,
                  output_bias: bool | None = None, weights: str | None = None,
-                 input_dim: int = 2, units: int = 1, seed: int | None = None,
+                 input_dim: int | None = None, units: int = 1, seed: int | None = None,
                  steps_per_batch: int = 1, compile: bool = True,
                  name: str = "backprop_mlp") -> BackpropMLP:
     """A sigmoid MLP trained by backpropagation with hand-derived deltas.
@@ -147,7 +151,8 @@ def backprop_mlp(hidden_units: int = 4, learning_rate: float = 1.0,
             draws), `"snippet"` for the seed snippet's exact starting
             weights (needs `hidden_units=4`, `input_dim=2`, `units=1` and no
             output bias), or the path of a `.weights.h5` file to load.
-        input_dim: number of inputs, used to build the model up front.
+        input_dim: number of inputs; None to take it from the first data
+            (from the weights, with `weights=`).
         units: number of output units.
         seed: seed of the random initial weights.
         steps_per_batch: rule steps per batch (see `LearningRuleModel`).
@@ -159,6 +164,8 @@ def backprop_mlp(hidden_units: int = 4, learning_rate: float = 1.0,
     """
     if output_bias is None:
         output_bias = weights != "snippet"
+    if weights == "snippet" and input_dim is None:
+        input_dim = 2
     if weights == "snippet" and (hidden_units, input_dim, units, output_bias) != (4, 2, 1, False):
         raise ValueError(
             'weights="snippet" is the 3-4-1 net of the seed snippet: it needs '
@@ -168,9 +175,11 @@ def backprop_mlp(hidden_units: int = 4, learning_rate: float = 1.0,
         )
     model = BackpropMLP(hidden_units=hidden_units, units=units, output_bias=output_bias,
                         seed=seed, steps_per_batch=steps_per_batch, name=name)
-    build_for(model, (input_dim,))
+    build_for(model, None if input_dim is None else (input_dim,))
     if weights == "snippet":
         model.set_weights(snippet_weights())
     elif weights is not None:
-        model.load_weights(weights)
+        from keras_history.saving import load_weights  # builds for the file's inputs
+
+        load_weights(model, weights)
     return compiled_for_rule(model, learning_rate, compile)

@@ -46,6 +46,8 @@ def polyval(coefficients: Sequence[float], x):
 class GradientDescent(LearningRuleModel):
     """Walks downhill on a polynomial. See `gradient_descent()`."""
 
+    default_learning_rate = 0.01  # the snippet's
+
     def __init__(self, coefficients: Sequence[float] = SNIPPET_POLYNOMIAL,
                  start: float = 0.5, **kwargs):
         super().__init__(**kwargs)
@@ -79,14 +81,17 @@ class GradientDescent(LearningRuleModel):
     def cost(self, y, y_pred):
         return polyval(self.coefficients, self.position)
 
+    # The logs say where the walk stands: f and x after the latest step.
+    logs_latest = True
+
     def rule(self, x, y):
-        loss = self.cost(None, None)
         self.position.assign(self.position - self.learning_rate * self.slope(self.position))
-        self.position_tracker.update_state(self.position)
-        return None, loss
+        return None, self.cost(None, None)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        # There are no predictions to score: the model's output is its position.
+        # There are no predictions to score: the metric is where the walk stands.
+        self.position_tracker.reset_state()
+        self.position_tracker.update_state(self.position)
         return self.get_metrics_result()
 
     needs_targets = False  # the data only counts steps
@@ -106,7 +111,8 @@ class GradientDescent(LearningRuleModel):
 
 
 @milestone(2, 1847, "Augustin-Louis Cauchy", "Gradient descent")
-def gradient_descent(start: float = 0.5, learning_rate: float = 0.01,
+def gradient_descent(start: float = 0.5,
+                     learning_rate: float = GradientDescent.default_learning_rate,
                      coefficients: Sequence[float] = SNIPPET_POLYNOMIAL,
                      compile: bool = True, name: str = "gradient_descent"
                      ) -> GradientDescent:
@@ -114,7 +120,8 @@ def gradient_descent(start: float = 0.5, learning_rate: float = 0.01,
 
     With the defaults, 60 steps from x = 0.5 reproduce the seed snippet's
     x = 1.0928374 on f(x) = x⁵ − 2x³ − 2; the true local minimum is √(6/5).
-    The logs show `loss` (f at the position) and `position` as it moves.
+    The logs show where the walk stands after each epoch's last step:
+    `position` (x) and `loss` (f there, what `evaluate` returns).
 
     Example:
 

@@ -16,7 +16,9 @@ For m=2, b=1 on [[3, 6], [6, 9], [12, 18]] that is (1 + 16 + 49) / 3 = 22.
 means, centred cross-products, merged as in Chan et al. 1979 so float32 stays
 accurate) to running totals and the weights are re-solved from them. After
 one pass over the data the fit is exact, whatever the batch size; further
-passes or more data keep refining the same totals.
+passes or more data keep refining the same totals. The logged `loss` is the
+cost of the line just solved, on all the data seen, so it equals `evaluate`
+on that data right after `fit`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from keras_history.timeline import milestone
 class LeastSquares(LinearModel):
     """`y = x·m + b` fitted by the normal equations. See `least_squares()`."""
 
+    logs_latest = True  # `rule` returns the cost of the line it solved, not of the last guess
+
     def build(self, input_shape):
         super().build(input_shape)
         features = input_shape[-1]
@@ -45,11 +49,10 @@ class LeastSquares(LinearModel):
         self.y_mean = statistic("y_mean", (self.units,))
         self.xx = statistic("xx", (features, features))  # Σ (x − x̄)(x − x̄)ᵀ
         self.xy = statistic("xy", (features, self.units))  # Σ (x − x̄)(y − ȳ)ᵀ
+        self.yy = statistic("yy", (self.units,))  # Σ (y − ȳ)², per output
 
     def rule(self, x, y):
         y_pred = self(x)
-        loss = self.cost(y, y_pred)
-
         n_batch = ops.cast(ops.shape(x)[0], self.count.dtype)
         x_batch, y_batch = ops.mean(x, axis=0), ops.mean(y, axis=0)
         dx, dy = x - x_batch, y - y_batch
@@ -60,6 +63,7 @@ class LeastSquares(LinearModel):
                        + weight * ops.outer(shift_x, shift_x))
         self.xy.assign(self.xy + ops.matmul(ops.transpose(dx), dy)
                        + weight * ops.outer(shift_x, shift_y))
+        self.yy.assign(self.yy + ops.sum(ops.square(dy), axis=0) + weight * ops.square(shift_y))
         self.x_mean.assign(self.x_mean + shift_x * n_batch / n)
         self.y_mean.assign(self.y_mean + shift_y * n_batch / n)
         self.count.assign(n)
@@ -77,7 +81,19 @@ class LeastSquares(LinearModel):
         slope = ops.solve(system, self.xy)
         self.kernel.assign(slope)
         self.bias.assign(self.y_mean - ops.matmul(self.x_mean, slope))
-        return y_pred, loss
+        return y_pred, self.fitted_cost()
+
+    def fitted_cost(self):
+        """The mean squared error of the current line on all the data seen, from the totals.
+
+        The intercept makes the residuals' mean zero, so their sum of squares
+        per output is Σ (dy − dx·m)² = yy − 2 m·xy + m·(xx m).
+        """
+        slope = self.kernel
+        squares = (self.yy - 2.0 * ops.sum(slope * self.xy, axis=0)
+                   + ops.sum(slope * ops.matmul(self.xx, slope), axis=0))
+        total = ops.maximum(ops.sum(squares), 0.0)  # float32 rounding on an exact fit
+        return total / (self.count * self.kernel.shape[1])
 
     def reset_statistics(self) -> None:
         """Forget the data seen so far, so the next `fit` starts a new solve."""
@@ -86,14 +102,16 @@ class LeastSquares(LinearModel):
 
 
 @milestone(1, 1805, "Adrien-Marie Legendre", "Least squares")
-def least_squares(units: int = 1, input_dim: int | None = None, compile: bool = True,
+def least_squares(units: int | None = None, input_dim: int | None = None, compile: bool = True,
                   name: str = "least_squares") -> LeastSquares:
     """Legendre's least squares: a line (or hyperplane) fitted in closed form.
 
     `fit` solves the normal equations from statistics accumulated over the
     batches, so one epoch of any batch size gives the exact least-squares
     answer (what `numpy.linalg.lstsq` returns). `evaluate` reports the mean
-    squared error, the cost Legendre minimised.
+    squared error, the cost Legendre minimised; so does the logged `loss`,
+    for the line solved from the data seen so far. The numbers of inputs and
+    outputs are taken from the first `fit`'s `x` and `y`.
 
     Example:
 
@@ -105,7 +123,9 @@ def least_squares(units: int = 1, input_dim: int | None = None, compile: bool = 
     ```
 
     Args:
-        units: number of outputs fitted at once (columns of `y`).
+        units: number of outputs fitted at once (columns of `y`); None to take
+            it from the first `y` (1 if the model is built before, e.g. with
+            `input_dim`).
         input_dim: number of input features; None to take it from the first data.
         compile: compile the model, ready for `fit`.
         name: the model's name.

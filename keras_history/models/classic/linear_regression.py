@@ -27,6 +27,8 @@ from keras_history.timeline import milestone
 class LinearRegression(LinearModel):
     """`y = x·m + b` trained by hand-derived gradient descent. See `linear_regression()`."""
 
+    default_learning_rate = 0.01  # the snippet's
+
     def rule(self, x, y):
         y_pred = self(x)
         residual = y - y_pred
@@ -39,8 +41,8 @@ class LinearRegression(LinearModel):
 
 
 @milestone(3, None, "Legendre + Cauchy", "Linear regression by gradient descent")
-def linear_regression(learning_rate: float = 0.01, initial_intercept: float = 1.0,
-                      initial_slope: float = 1.0, units: int = 1,
+def linear_regression(learning_rate: float = LinearRegression.default_learning_rate,
+                      initial_intercept: float = 1.0, initial_slope: float = 1.0, units: int = 1,
                       input_dim: int | None = None, steps_per_batch: int = 1, compile: bool = True,
                       name: str = "linear_regression") -> LinearRegression:
     """A line fitted by gradient descent on the mean squared error.

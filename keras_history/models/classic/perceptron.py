@@ -34,6 +34,8 @@ from keras_history.timeline import milestone
 class Perceptron(LearningRuleModel):
     """A layer of Heaviside units trained by the perceptron rule. See `perceptron()`."""
 
+    default_learning_rate = 0.2  # the snippet's eta
+
     def __init__(self, units: int = 1, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         validation.check_option("units", units, isinstance(units, int) and units >= 1,
@@ -90,9 +92,9 @@ class Perceptron(LearningRuleModel):
 
 
 @milestone(4, 1958, "Frank Rosenblatt", "Perceptron")
-def perceptron(learning_rate: float = 0.2, units: int = 1, input_dim: int | None = None,
-               seed: int | None = None, steps_per_batch: int = 1, compile: bool = True,
-               name: str = "perceptron") -> Perceptron:
+def perceptron(learning_rate: float = Perceptron.default_learning_rate, units: int = 1,
+               input_dim: int | None = None, seed: int | None = None, steps_per_batch: int = 1,
+               compile: bool = True, name: str = "perceptron") -> Perceptron:
     """Rosenblatt's perceptron: weighted sum, Heaviside step, perceptron rule.
 
     Targets must be 0 or 1. The logs report `errors`, the number of wrong

@@ -120,20 +120,49 @@ class MNISTConvNet(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
         ] if self.include_top else []
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
+        # Built for images however they come: (N, 28, 28) and flat (N, 784) included.
+        shape = (tuple(input_shape)[0], *self.image_shape)
         for layer in self.feature_layers + self.top_layers:
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
         self.built = True
 
-    def call(self, inputs, training: bool = False):
-        x = inputs
+    def as_images(self, x):
+        """Tensors that skipped `check_data` (datasets, direct calls) as `predict` takes them:
+        (N, h, w) gets its channel axis, flat (N, h·w·c) is reshaped row-major, and
+        integer grey levels 0..255 are divided by 255."""
+        height, width, channels = self.image_shape
+        shape = tuple(x.shape)
+        if len(shape) == 3 and channels == 1:
+            x = ops.expand_dims(x, -1)
+        elif len(shape) == 2 and shape[1] == height * width * channels:
+            x = ops.reshape(x, (-1, height, width, channels))
+        if tuple(x.shape[1:]) != self.image_shape:
+            alternatives = f"(N, {height}, {width}), " if channels == 1 else ""
+            raise ValueError(
+                f"{self.name} takes images of shape (N, {height}, {width}, {channels}), "
+                f"{alternatives}or flat (N, {height * width * channels}), got shape {shape}."
+            )
         if _is_integer_dtype(x):
-            # Grey levels 0..255 that skipped `check_data` (datasets, direct calls).
             x = ops.divide(ops.cast(x, self.compute_dtype), 255.0)
+        return x
+
+    def call(self, inputs, training: bool = False):
+        x = self.as_images(inputs)
         for layer in self.feature_layers + self.top_layers:
             x = layer(x, training=training)
         return x
+
+    def compile(self, optimizer=None, metrics=None, **kwargs):
+        """Keras's `compile`; without arguments, as `mnist_convnet()` compiles it: Adam on
+        `default_learning_rate()`, and accuracy (with the classifier head)."""
+        self.refuse_loss(kwargs.get("loss"))
+        if optimizer is None:
+            optimizer = keras.optimizers.Adam(default_learning_rate())
+        if metrics is None and self.include_top:
+            metrics = ["accuracy"]
+        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+        self.loss = self.cost  # what Adam lowers and `evaluate` reports
 
     def cross_entropy(self, y, y_pred):
         """Mean cross-entropy: of class ids (sparse), or of one-hot rows (from a dataset)."""
@@ -295,6 +324,5 @@ def mnist_convnet(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int 
                          include_top=include_top, dropout_rate=float(dropout_rate), name=name)
     build_for(model, tuple(input_shape))
     if compile:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                      metrics=["accuracy"] if include_top else None)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return model
