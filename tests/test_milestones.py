@@ -157,7 +157,7 @@ def test_backprop_reproduces_the_snippet():
 
 def test_backprop_update_equals_autodiff_gradient():
     x, y = datasets.logic_gate("xor")
-    model = models.backprop_mlp(learning_rate=0.5, seed=2)
+    model = models.backprop_mlp(learning_rate=0.5, seed=2, input_dim=2)
     before = [value(w).copy() for w in model.trainable_weights]
 
     def loss_fn():
@@ -267,15 +267,16 @@ def test_a_long_rule_moves_the_progress_bar_over_rule_steps(monkeypatch, capsys)
 
     monkeypatch.setattr(keras.utils.Progbar, "update", recording)
     x, y = datasets.logic_gate("xor")
-    quiet = models.backprop_mlp(weights="snippet", steps_per_batch=4500)
+    quiet = models.backprop_mlp(weights="snippet", steps_per_batch=2500)
     quiet.fit(x, y, epochs=2, shuffle=False, verbose=0)
     assert shown == []
-    model = models.backprop_mlp(weights="snippet", steps_per_batch=4500)
+    model = models.backprop_mlp(weights="snippet", steps_per_batch=2500)
     model.fit(x, y, epochs=2, shuffle=False, verbose=1)
-    # Each epoch's single batch moves the bar in chunks of 1,000 rule steps.
-    steps = [current for current, target in shown if target == 4500]
-    assert steps == [1000, 2000, 3000, 4000, 4500, 4500, 4500] * 2
-    assert "4500/4500" in capsys.readouterr().out
+    # Each epoch's single batch moves the bar in chunks of 1,000 rule steps (and the
+    # rest), then at the batch's and the epoch's end.
+    steps = [current for current, target in shown if target == 2500]
+    assert steps == [1000, 2000, 2500, 2500, 2500] * 2
+    assert "2500/2500" in capsys.readouterr().out
     # The chunks give the very same weights as one compiled call per batch.
     for chunked, whole in zip(model.weights + [model.optimizer.iterations],
                               quiet.weights + [quiet.optimizer.iterations]):
