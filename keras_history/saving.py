@@ -29,10 +29,9 @@ the artifact, with a trailing single channel axis optional (grey levels
   `serving_default` (float32 `features`/`images` in, a dict with
   `outputs`/`probabilities` out); for pixel models also `serving_uint8`
   (uint8 `images` in, `probabilities` out). `saved_model_cli show --all` lists them.
-- ONNX: one graph; input `images` uint8 for pixel models (`features` float32
-  otherwise), output `probabilities` (`outputs`).
-- LiteRT: the SavedModel's `serving_default` and `serving_uint8` signatures,
-  with the same names (`interpreter.get_signature_runner(name)`).
+- ONNX and LiteRT: one input and one output (LiteRT: one signature,
+  `serving_default`): uint8 `images` for pixel models, float32 `features`
+  otherwise; `probabilities` (`outputs`) out.
 
 The runtimes are imported only when needed; `pip install "keras-history[export]"`
 installs them.
@@ -107,19 +106,22 @@ def _format(format: str) -> str:
     return FORMATS[format]
 
 
+def _missing(package: str, purpose: str) -> ImportError:
+    return ImportError(f"{purpose} needs the `{package}` package, which is not installed: "
+                       f"{INSTALL_EXPORT} (or `pip install {package}`).")
+
+
 def _runtime(module: str, package: str, purpose: str):
     """Import `module` lazily, or say which extra installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise ImportError(f"{purpose} needs the `{package}` package, which is not installed: "
-                          f"{INSTALL_EXPORT} (or `pip install {package}`).") from error
+        raise _missing(package, purpose) from error
 
 
 _WRITERS_NEED = {"onnx": ("tf2onnx", "tf2onnx", "Writing ONNX")}
 _CHECKERS_NEED = {"onnx": ("onnxruntime", "onnxruntime", "Checking an ONNX file"),
-                  "litert": ("ai_edge_litert.interpreter", "ai-edge-litert",
-                             "Checking a LiteRT file")}
+                  "litert": ("ai_edge_litert", "ai-edge-litert", "Checking a LiteRT file")}
 
 
 def _require_runtimes(format: str) -> None:
@@ -127,8 +129,8 @@ def _require_runtimes(format: str) -> None:
     for needs in (_WRITERS_NEED, _CHECKERS_NEED):
         if format in needs:
             module, package, purpose = needs[format]
-            if importlib.util.find_spec(module.split(".")[0]) is None:
-                _runtime(module, package, purpose)  # raises the message
+            if importlib.util.find_spec(module) is None:
+                raise _missing(package, purpose)
 
 
 def _require_built(model: keras.Model) -> None:
@@ -142,8 +144,12 @@ def _uint8_shape(shape: tuple) -> tuple:
     return shape[:-1] if len(shape) == 4 and shape[-1] == 1 else shape
 
 
-def _serving_archive(model: keras.Model):
-    """An ExportArchive with the contract's endpoints, and the signatures by name."""
+def _serving_archive(model: keras.Model, one_signature: bool = False):
+    """An ExportArchive with the contract's endpoints, and its signatures by name.
+
+    With `one_signature` (ONNX, LiteRT) `serving_default` is the model's main
+    input: uint8 levels for a pixel model, float32 otherwise.
+    """
     import tensorflow as tf
 
     contract = serving_contract(model)
@@ -163,19 +169,19 @@ def _serving_archive(model: keras.Model):
             return {output: serve(tf.reshape(images, tf.concat([tf.shape(images)[:1],
                                                                 shape[1:]], 0)))}
 
-        signatures["serving_uint8"] = tf.function(from_levels, input_signature=[uint8_spec])
+        uint8 = tf.function(from_levels, input_signature=[uint8_spec])
+        signatures = {"serving_default": uint8} if one_signature else {**signatures,
+                                                                        "serving_uint8": uint8}
     for name, function in signatures.items():
         function.get_concrete_function()  # traced, as `add_endpoint` wants
         archive.add_endpoint(name, function)
     return archive, signatures
 
 
-def _write_onnx(signatures: dict, path: Path) -> None:
+def _write_onnx(function, path: Path) -> None:
     tf2onnx = _runtime("tf2onnx", "tf2onnx", "Writing ONNX")
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
-    # One graph: the uint8 signature of a pixel model, else the float one.
-    function = signatures.get("serving_uint8", signatures["serving_default"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # tf2onnx reads np.object & co.
         patch_tf2onnx()  # Keras's fix of tf2onnx for NumPy 2
@@ -183,26 +189,27 @@ def _write_onnx(signatures: dict, path: Path) -> None:
                                       output_path=str(path))
 
 
-def _write_litert(archive, signatures: dict, path: Path) -> None:
+def _write_litert(archive, path: Path) -> None:
     import tensorflow as tf
 
+    # One signature: the converter drops the others of a SavedModel (TF 2.21).
     with tempfile.TemporaryDirectory() as folder:
         archive.write_out(folder, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder,
-                                                             signature_keys=list(signatures))
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            folder, signature_keys=["serving_default"])
         path.write_bytes(converter.convert())
 
 
 def _write_here(model: keras.Model, path: str | os.PathLike, format: str) -> None:
     """Write one artifact in this process (TensorFlow backend; JAX for a SavedModel)."""
     path = Path(path)
-    archive, signatures = _serving_archive(model)
+    archive, signatures = _serving_archive(model, one_signature=format != "savedmodel")
     if format == "savedmodel":
         archive.write_out(str(path), verbose=False)
     elif format == "onnx":
-        _write_onnx(signatures, path)
+        _write_onnx(signatures["serving_default"], path)
     else:
-        _write_litert(archive, signatures, path)
+        _write_litert(archive, path)
 
 
 def _writes_here(format: str) -> bool:
@@ -284,11 +291,12 @@ def _compare(model: keras.Model, path, what: str, runs: Iterable[tuple[str, Call
                 raise ExportMismatchError(
                     f"The {what} at {path} returns shape {got.shape} from {label}, but "
                     f"{model.name}.predict returns {expected[:rows].shape}.")
-            difference = max(difference, float(np.max(np.abs(got - expected[:rows]))))
-            if not difference <= atol:  # `not <=` also catches NaN
+            largest = float(np.max(np.abs(got - expected[:rows])))
+            if not largest <= atol:  # `not <=` also catches NaN
                 raise ExportMismatchError(
                     f"The {what} at {path} differs from {model.name}.predict by up to "
-                    f"{difference:g} (allowed {atol:g}) in {label}.")
+                    f"{largest:g} (allowed {atol:g}) in {label}.")
+            difference = max(difference, largest)
     return difference
 
 

@@ -123,13 +123,14 @@ def test_float_pixels_outside_0_1_are_refused_everywhere(sample):
     before = [numpy(v) for v in model.weights]
     raw = x[:8].astype("float32")
     for images in (raw, raw - 128 / 255, raw.reshape(8, 784)):
-        for run in (lambda: model.fit(images, y[:8], verbose=0),
-                    lambda: model.evaluate(images, y[:8], verbose=0),
-                    lambda: model.predict(images, verbose=0),
-                    lambda: model.fit(x[:8], y[:8], validation_data=(images, y[:8]), verbose=0)):
+        for run in (lambda bad: model.fit(bad, y[:8], verbose=0),
+                    lambda bad: model.evaluate(bad, y[:8], verbose=0),
+                    lambda bad: model.predict(bad, verbose=0),
+                    lambda bad: model.fit(x[:8], y[:8], validation_data=(bad, y[:8]),
+                                          verbose=0)):
             with pytest.raises(ValueError, match=r"float pixels ranging over .*must lie in "
                                                  r"\[0, 1\]: divide them by 255.*uint8"):
-                run()
+                run(images)
     for ours, now in zip(before, model.weights, strict=True):
         np.testing.assert_array_equal(numpy(now), ours)
     # The edges are fine: 0 and 1 exactly.
