@@ -106,31 +106,32 @@ def _format(format: str) -> str:
     return FORMATS[format]
 
 
-def _missing(package: str, purpose: str) -> ImportError:
+# What each optional module is for, and the package that installs it.
+_OPTIONAL = {"tf2onnx": ("tf2onnx", "Writing ONNX"),
+             "onnxruntime": ("onnxruntime", "Checking an ONNX file"),
+             "ai_edge_litert": ("ai-edge-litert", "Checking a LiteRT file")}
+_NEEDED_BY = {"savedmodel": (), "onnx": ("tf2onnx", "onnxruntime"), "litert": ("ai_edge_litert",)}
+
+
+def _missing(module: str) -> ImportError:
+    package, purpose = _OPTIONAL[module.split(".")[0]]
     return ImportError(f"{purpose} needs the `{package}` package, which is not installed: "
                        f"{INSTALL_EXPORT} (or `pip install {package}`).")
 
 
-def _runtime(module: str, package: str, purpose: str):
-    """Import `module` lazily, or say which extra installs it."""
+def _runtime(module: str):
+    """Import an optional `module` lazily, or say which extra installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise _missing(package, purpose) from error
-
-
-_WRITERS_NEED = {"onnx": ("tf2onnx", "tf2onnx", "Writing ONNX")}
-_CHECKERS_NEED = {"onnx": ("onnxruntime", "onnxruntime", "Checking an ONNX file"),
-                  "litert": ("ai_edge_litert", "ai-edge-litert", "Checking a LiteRT file")}
+        raise _missing(module) from error
 
 
 def _require_runtimes(format: str) -> None:
     """Fail before any work when the writer or the checker of `format` is missing."""
-    for needs in (_WRITERS_NEED, _CHECKERS_NEED):
-        if format in needs:
-            module, package, purpose = needs[format]
-            if importlib.util.find_spec(module) is None:
-                raise _missing(package, purpose)
+    for module in _NEEDED_BY[format]:
+        if importlib.util.find_spec(module) is None:
+            raise _missing(module)
 
 
 def _require_built(model: keras.Model) -> None:
@@ -179,7 +180,7 @@ def _serving_archive(model: keras.Model, one_signature: bool = False):
 
 
 def _write_onnx(function, path: Path) -> None:
-    tf2onnx = _runtime("tf2onnx", "tf2onnx", "Writing ONNX")
+    tf2onnx = _runtime("tf2onnx")
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
     with warnings.catch_warnings():
@@ -371,7 +372,7 @@ def check_onnx(model: keras.Model, path: str | os.PathLike,
     The same contract as `check_savedmodel`: the one input by its name and dtype,
     the whole sample and one row; returns the largest difference.
     """
-    ort = _runtime("onnxruntime", "onnxruntime", "Checking an ONNX file")
+    ort = _runtime("onnxruntime")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     contract = serving_contract(model)
     names = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
@@ -394,7 +395,7 @@ def check_litert(model: keras.Model, path: str | os.PathLike,
     Every signature, by its input's name and dtype, on the whole sample and one
     row; returns the largest difference.
     """
-    litert = _runtime("ai_edge_litert.interpreter", "ai-edge-litert", "Checking a LiteRT file")
+    litert = _runtime("ai_edge_litert.interpreter")
     interpreter = litert.Interpreter(model_path=str(path))
     contract = serving_contract(model)
     feed = _feeds(model, sample)
@@ -445,20 +446,21 @@ def export(model: keras.Model, path: str | os.PathLike, format: str = "savedmode
     return export_many([(model, path)], format=format, sample=sample, atol=atol)[0]
 
 
-def export_many(jobs: Iterable[tuple[keras.Model, str | os.PathLike]],
+def export_many(jobs: Iterable[tuple],
                 format: str = "savedmodel", sample: np.ndarray | None = None,
                 atol: float = 1e-5) -> list[Path]:
     """`export` for several `(model, path)` pairs, each checked on `sample`.
 
+    A job may name its own format as a third item: `(model, path, "onnx")`.
     Where the artifacts are written under the TensorFlow backend in a
     subprocess (PyTorch; JAX for ONNX and LiteRT), one process writes all of
     them instead of one each (a TensorFlow start costs seconds).
     """
-    format = _format(format)
-    jobs = [(model, Path(path), format) for model, path in jobs]
+    jobs = [(model, Path(path), _format(own[0] if own else format))
+            for model, path, *own in jobs]
     _write(jobs)
-    for model, path, _ in jobs:
-        CHECKS[format](model, path, sample, atol)
+    for model, path, own in jobs:
+        CHECKS[own](model, path, sample, atol)
     return [path for _, path, _ in jobs]
 
 

@@ -311,12 +311,10 @@ SUFFIXES = {"onnx": "onnx", "litert": "tflite"}
 def in_runtimes(trained, tmp_path_factory):
     """`{(name, format): path}`: the trained cases as ONNX and LiteRT files, each checked."""
     folder = tmp_path_factory.mktemp("runtimes")
-    paths = {}
-    for format, suffix in SUFFIXES.items():
-        jobs = [(trained(name)[0], folder / f"{name}.{suffix}") for name in RUNTIME_NAMES]
-        for name, path in zip(RUNTIME_NAMES, export_many(jobs, format=format)):
-            paths[name, format] = path
-    return paths
+    keys = [(name, format) for name in RUNTIME_NAMES for format in SUFFIXES]
+    jobs = [(trained(name)[0], folder / f"{name}.{SUFFIXES[format]}", format)
+            for name, format in keys]
+    return dict(zip(keys, export_many(jobs)))  # on JAX and PyTorch: one TensorFlow process
 
 
 def fed(x: np.ndarray, dtype: str, shape) -> np.ndarray:
