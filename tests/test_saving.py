@@ -219,6 +219,15 @@ print(json.dumps(report))
 """
 
 
+def as_served(model, x) -> np.ndarray:
+    """A case's inputs as float32; for image models, exactly grey levels / 255, so the
+    uint8 signatures can be fed the very same images."""
+    x = np.asarray(x, dtype="float32")
+    if serving_contract(model).pixels:
+        x = np.round(np.clip(x, 0, 1) * 255).astype("float32") / np.float32(255)
+    return x
+
+
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
     """Every milestone exported trained and untrained, plus one by the CLI; checked."""
@@ -229,7 +238,7 @@ def exported(trained, tmp_path_factory):
             label = f"{name}-{'trained' if fit else 'untrained'}"
             folder = tmp_path_factory.mktemp(label)
             jobs.append((built(model, x), folder / "saved"))
-            sample = np.asarray(x[:7], dtype="float32")
+            sample = as_served(model, x[:7])
             np.save(folder / "sample.npy", sample)
             np.save(folder / "expected.npy", model.predict(sample, verbose=0))
             folders[label] = str(folder)
@@ -318,8 +327,8 @@ def in_runtimes(trained, tmp_path_factory):
 
 
 def fed(x: np.ndarray, dtype: str, shape) -> np.ndarray:
-    """The case's inputs as an artifact takes them: grey levels for uint8 inputs."""
-    if dtype == "uint8":  # the digits of the cases are exactly levels / 255
+    """`as_served` inputs as an artifact takes them: their grey levels for uint8 inputs."""
+    if dtype == "uint8":
         x = np.round(x * 255).astype("uint8")
     return x.reshape(-1, *shape[1:])
 
@@ -332,7 +341,7 @@ def test_onnx_and_litert_files_run_in_their_own_runtimes(trained, in_runtimes, s
     for (name, format), path in in_runtimes.items():
         with subtests.test(name=name, format=format):
             model, x, _, _ = trained(name)
-            x = np.asarray(x, dtype="float32")[:16]
+            x = as_served(model, x[:16])
             expected = model.predict(x, verbose=0)
             contract = serving_contract(model)
             names = [contract.input_name], [contract.output_name]
