@@ -152,7 +152,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+_HOW_TO_READ = {
+    "savedmodel": "Inspect it with: saved_model_cli show --dir {path} --all",
+    "onnx": "Run it with: onnxruntime.InferenceSession(\"{path}\")",
+    "litert": "Run it with: ai_edge_litert.interpreter.Interpreter(model_path=\"{path}\")",
+}
+_RUNTIME = {"savedmodel": "the reloaded SavedModel", "onnx": "onnxruntime",
+            "litert": "the LiteRT interpreter"}
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if Path(args.path).exists() and not args.overwrite:  # before any training
+        print(f"keras-history export: error: {args.path} exists; pass --overwrite to write "
+              "over it.", file=sys.stderr)
+        return 1
     tour = _import_keras(getattr(args, "backend", None))
     from keras_history.saving import ExportMismatchError, export, load_weights
     from keras_history.timeline import get
@@ -161,16 +176,19 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.weights:
             model = load_weights(get(args.name).factory(), args.weights)
         else:
-            print(f"Training {args.name} on its own data first (pass --weights to skip).")
+            print(f"Training {args.name} on its own data first (pass --weights to skip).",
+                  flush=True)
             recipe = tour.RECIPES[args.name]
-            model = recipe.train(recipe.run())
-        path = export(model, args.path)
-    except (OSError, ValueError, ExportMismatchError) as error:
-        # A bad weights file or a failed check is the user's answer, not a traceback.
+            model = recipe.train(recipe.run(verbose=1))
+        print(f"Exporting to {args.path} ({args.format}) and checking it...", flush=True)
+        path = export(model, args.path, format=args.format)
+    except (OSError, ValueError, ImportError, ExportMismatchError) as error:
+        # A bad weights file, a missing runtime or a failed check is the user's answer,
+        # not a traceback.
         print(f"keras-history export: error: {error}", file=sys.stderr)
         return 1
-    print(f"Exported {args.name} to {path}: the reloaded SavedModel matches model.predict.\n"
-          f"Inspect it with: saved_model_cli show --dir {path} --all")
+    print(f"Exported {args.name} to {path}: {_RUNTIME[args.format]} matches model.predict.\n"
+          + _HOW_TO_READ[args.format].format(path=path))
     return 0
 
 
@@ -221,11 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="image models: a folder of the four MNIST or Fashion-MNIST IDX "
                             "files (default: the MNIST sample shipped in the package)")
     train.set_defaults(func=cmd_train, parser=train)
-    export = sub.add_parser("export", help="export a milestone as a checked TF SavedModel")
+    export = sub.add_parser(
+        "export", parents=[backend],
+        help="export a milestone (SavedModel, ONNX, LiteRT), checked in its runtime")
     export.add_argument("name", choices=NAMES, metavar="NAME", help=", ".join(NAMES))
-    export.add_argument("path", help="the SavedModel folder to write")
+    export.add_argument("path", help="the SavedModel folder, or .onnx / .tflite file, to write")
+    export.add_argument("--format", choices=["savedmodel", "onnx", "litert"],
+                        default="savedmodel", help="the artifact's format (default: savedmodel)")
     export.add_argument("--weights", help="a .weights.h5 file saved from the factory's "
                         "default model (else: train on the milestone's data)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="write over PATH if it exists (else: refuse)")
     export.set_defaults(func=cmd_export)
     return parser
 

@@ -86,6 +86,17 @@ def check_in_range(y: np.ndarray, low: float, high: float, name: str = "y") -> N
         )
 
 
+def check_unit_pixels(images: np.ndarray, name: str = "x") -> None:
+    """Float pixels lie in [0, 1]; 0..255 floats are the classic silent wrong answer."""
+    low, high = float(images.min()), float(images.max())
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"`{name}` holds float pixels ranging over {low:g}..{high:g}, but float images must "
+            f"lie in [0, 1]: divide them by 255 (`{name} / 255.0`), or pass the grey levels "
+            "as uint8 (0..255), which the model divides by 255 itself."
+        )
+
+
 def is_integer(value) -> bool:
     """A Python or NumPy integer, but not a bool (True is an int to Python, not to a user)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -114,8 +114,27 @@ def test_input_rules_give_the_same_images(sample):
         np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
     # Integer tensors that skip the up-front checks are scaled inside the model.
     np.testing.assert_allclose(numpy(model(x[:8, :, :, None])), expected, atol=1e-6)
-    # Float pixels are taken as they are.
-    assert not np.allclose(model.predict(x[:8].astype("float32"), verbose=0), expected)
+
+
+def test_float_pixels_outside_0_1_are_refused_everywhere(sample):
+    # Floats 0..255 would train silently to a poor model and predict wrong classes.
+    (x, y), _ = sample
+    model = models.mnist_convnet()
+    before = [numpy(v) for v in model.weights]
+    raw = x[:8].astype("float32")
+    for images in (raw, raw - 128 / 255, raw.reshape(8, 784)):
+        for run in (lambda bad: model.fit(bad, y[:8], verbose=0),
+                    lambda bad: model.evaluate(bad, y[:8], verbose=0),
+                    lambda bad: model.predict(bad, verbose=0),
+                    lambda bad: model.fit(x[:8], y[:8], validation_data=(bad, y[:8]),
+                                          verbose=0)):
+            with pytest.raises(ValueError, match=r"float pixels ranging over .*must lie in "
+                                                 r"\[0, 1\]: divide them by 255.*uint8"):
+                run(images)
+    for ours, now in zip(before, model.weights, strict=True):
+        np.testing.assert_array_equal(numpy(now), ours)
+    # The edges are fine: 0 and 1 exactly.
+    model.predict(np.clip(raw, 0, 1), verbose=0)
 
 
 def test_one_hot_labels_equal_class_ids(sample):

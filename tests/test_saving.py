@@ -25,7 +25,14 @@ from cases import CASES, make, state
 import keras_history
 from keras_history import cli, models
 from keras_history.models.base import build_for
-from keras_history.saving import ExportMismatchError, check_savedmodel, export_many
+from keras_history.saving import (
+    ExportMismatchError,
+    check_litert,
+    check_onnx,
+    check_savedmodel,
+    export_many,
+    serving_contract,
+)
 from keras_history.timeline import TIMELINE
 
 BACKEND = keras.backend.backend()
@@ -173,9 +180,16 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-def tensor_info(info):
-    return {"dtype": tf.dtypes.as_dtype(info.dtype).name,
+def tensor_info(name, info):
+    return {"name": name, "dtype": tf.dtypes.as_dtype(info.dtype).name,
             "shape": [d.size for d in info.tensor_shape.dim]}
+
+def fed(sample, info):
+    # The uint8 signatures get the grey levels of the sample (here: exactly levels / 255).
+    shape = (-1, *info["shape"][1:])
+    if info["dtype"] == "uint8":
+        return np.round(sample * 255).astype("uint8").reshape(shape)
+    return sample.reshape(shape)
 
 report = {}
 for folder in json.loads(sys.argv[1]):
@@ -183,38 +197,52 @@ for folder in json.loads(sys.argv[1]):
     with open(folder + "/saved/saved_model.pb", "rb") as file:
         proto.ParseFromString(file.read())
     graph = next(g for g in proto.meta_graphs if "serve" in g.meta_info_def.tags)
-    signature_def = graph.signature_def["serving_default"]
     loaded = tf.saved_model.load(folder + "/saved")
     sample = np.load(folder + "/sample.npy")
     expected = np.load(folder + "/expected.npy")
     errors = [float(np.max(np.abs(loaded.serve(tf.constant(sample[:n])).numpy() - expected[:n])))
               for n in (1, 3, len(sample))]
-    outputs = loaded.signatures["serving_default"](tf.constant(sample))
-    errors.append(float(np.max(np.abs(list(outputs.values())[0].numpy() - expected))))
-    report[folder] = {
-        "errors": errors,
-        "inputs": [tensor_info(i) for i in signature_def.inputs.values()],
-        "outputs": [tensor_info(o) for o in signature_def.outputs.values()],
-        "method": signature_def.method_name,
-    }
+    signatures = {}
+    for name, signature_def in graph.signature_def.items():
+        if name.startswith("__"):
+            continue  # the init op
+        inputs = [tensor_info(k, i) for k, i in signature_def.inputs.items()]
+        outputs = [tensor_info(k, o) for k, o in signature_def.outputs.items()]
+        for n in (1, len(sample)):
+            got = loaded.signatures[name](**{inputs[0]["name"]: tf.constant(
+                fed(sample[:n], inputs[0]))})
+            errors.append(float(np.max(np.abs(got[outputs[0]["name"]].numpy() - expected[:n]))))
+        signatures[name] = {"inputs": inputs, "outputs": outputs,
+                            "method": signature_def.method_name}
+    report[folder] = {"errors": errors, "signatures": signatures}
 print(json.dumps(report))
 """
+
+
+def as_served(model, x) -> np.ndarray:
+    """A case's inputs as float32; for image models, exactly grey levels / 255, so the
+    uint8 signatures can be fed the very same images."""
+    x = np.asarray(x, dtype="float32")
+    if serving_contract(model).pixels:
+        x = np.round(np.clip(x, 0, 1) * 255).astype("float32") / np.float32(255)
+    return x
 
 
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
     """Every milestone exported trained and untrained, plus one by the CLI; checked."""
-    jobs, folders = [], {}
+    jobs, folders, contracts = [], {}, {}
     for name in NAMES:
         for fit in (True, False):
             model, x, _, _ = trained(name) if fit else make(name, fit=False)
             label = f"{name}-{'trained' if fit else 'untrained'}"
             folder = tmp_path_factory.mktemp(label)
             jobs.append((built(model, x), folder / "saved"))
-            sample = np.asarray(x[:7], dtype="float32")
+            sample = as_served(model, x[:7])
             np.save(folder / "sample.npy", sample)
             np.save(folder / "expected.npy", model.predict(sample, verbose=0))
             folders[label] = str(folder)
+            contracts[label] = serving_contract(model)
     export_many(jobs)  # each checked in this process too
     # The CLI from a weights file, into a factory model that builds itself from it.
     model, x, _, _ = trained("perceptron")
@@ -225,6 +253,7 @@ def exported(trained, tmp_path_factory):
     np.save(folder / "sample.npy", np.asarray(x, dtype="float32"))
     np.save(folder / "expected.npy", model.predict(x, verbose=0))
     folders["cli-perceptron"] = str(folder)
+    contracts["cli-perceptron"] = serving_contract(model)
 
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     done = subprocess.run([sys.executable, "-c", PLAIN_TENSORFLOW,
@@ -233,7 +262,8 @@ def exported(trained, tmp_path_factory):
                           text=True, timeout=300, cwd=tmp_path_factory.getbasetemp())
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    return {label: {**report[folder], "folder": folder} for label, folder in folders.items()}
+    return {label: {**report[folder], "folder": folder, "contract": contracts[label]}
+            for label, folder in folders.items()}
 
 
 def test_every_savedmodel_serves_the_same_predictions(exported, subtests):
@@ -243,11 +273,33 @@ def test_every_savedmodel_serves_the_same_predictions(exported, subtests):
     for label, result in exported.items():
         with subtests.test(export=label):
             assert max(result["errors"]) <= 1e-5
-            # Typed input and output with a free batch axis: what TF Serving sees.
-            assert result["method"] == "tensorflow/serving/predict"
-            assert len(result["inputs"]) == 1 and len(result["outputs"]) == 1
-            for tensor in result["inputs"] + result["outputs"]:
-                assert tensor["dtype"] == "float32" and tensor["shape"][0] == -1, tensor
+            contract = result["contract"]
+            signatures = result["signatures"]
+            expected = {"serve", "serving_default"} | ({"serving_uint8"} if contract.pixels
+                                                       else set())
+            assert set(signatures) == expected
+            for name, signature in signatures.items():
+                # Typed input and output with a free batch axis: what TF Serving sees.
+                assert signature["method"] == "tensorflow/serving/predict"
+                assert len(signature["inputs"]) == 1 and len(signature["outputs"]) == 1
+                for tensor in signature["inputs"] + signature["outputs"]:
+                    assert tensor["shape"][0] == -1, tensor
+                assert signature["inputs"][0]["name"] == contract.input_name
+                assert signature["inputs"][0]["dtype"] == ("uint8" if name == "serving_uint8"
+                                                           else "float32")
+                if name != "serve":  # Keras's endpoint returns an unnamed tensor
+                    assert signature["outputs"][0]["name"] == contract.output_name
+
+
+def test_the_convnet_serves_uint8_grey_levels_by_name(exported):
+    signatures = exported["mnist_convnet-trained"]["signatures"]
+    uint8 = signatures["serving_uint8"]
+    assert uint8["inputs"] == [{"name": "images", "dtype": "uint8", "shape": [-1, 28, 28]}]
+    assert uint8["outputs"] == [{"name": "probabilities", "dtype": "float32", "shape": [-1, 10]}]
+    assert signatures["serving_default"]["inputs"] == [
+        {"name": "images", "dtype": "float32", "shape": [-1, 28, 28, 1]}]
+    assert exported["perceptron-trained"]["signatures"]["serving_default"]["outputs"] == [
+        {"name": "outputs", "dtype": "float32", "shape": [-1, 1]}]
 
 
 def test_the_export_check_catches_a_different_model(exported):
@@ -256,6 +308,122 @@ def test_the_export_check_catches_a_different_model(exported):
     model, x, _, _ = make("least_squares", fit=False)
     with pytest.raises(ExportMismatchError, match=f"{re.escape(folder)}.*differs from"):
         check_savedmodel(built(model, x), folder)
+
+
+# ONNX and LiteRT: every milestone on TensorFlow; on JAX and PyTorch, which write them
+# through a TensorFlow subprocess, the convnet (the model with uint8 inputs).
+RUNTIME_NAMES = NAMES if BACKEND == "tensorflow" else ["mnist_convnet"]
+SUFFIXES = {"onnx": "onnx", "litert": "tflite"}
+
+
+@pytest.fixture(scope="module")
+def in_runtimes(trained, tmp_path_factory):
+    """`{(name, format): path}`: the trained cases as ONNX and LiteRT files, each checked."""
+    folder = tmp_path_factory.mktemp("runtimes")
+    keys = [(name, format) for name in RUNTIME_NAMES for format in SUFFIXES]
+    jobs = [(trained(name)[0], folder / f"{name}.{SUFFIXES[format]}", format)
+            for name, format in keys]
+    return dict(zip(keys, export_many(jobs)))  # on JAX and PyTorch: one TensorFlow process
+
+
+def fed(x: np.ndarray, dtype: str, shape) -> np.ndarray:
+    """`as_served` inputs as an artifact takes them: their grey levels for uint8 inputs."""
+    if dtype == "uint8":
+        x = np.round(x * 255).astype("uint8")
+    return x.reshape(-1, *shape[1:])
+
+
+def test_onnx_and_litert_files_run_in_their_own_runtimes(trained, in_runtimes, subtests):
+    import onnxruntime
+    from ai_edge_litert.interpreter import Interpreter
+
+    assert sorted(in_runtimes) == sorted((n, f) for n in RUNTIME_NAMES for f in SUFFIXES)
+    for (name, format), path in in_runtimes.items():
+        with subtests.test(name=name, format=format):
+            model, x, _, _ = trained(name)
+            x = as_served(model, x[:16])
+            expected = model.predict(x, verbose=0)
+            contract = serving_contract(model)
+            names = [contract.input_name], [contract.output_name]
+            if format == "onnx":
+                session = onnxruntime.InferenceSession(str(path),
+                                                       providers=["CPUExecutionProvider"])
+                given = session.get_inputs()[0]
+                assert ([i.name for i in session.get_inputs()],
+                        [o.name for o in session.get_outputs()]) == names
+                assert given.type == ("tensor(uint8)" if contract.pixels else "tensor(float)")
+                got = session.run(None, {given.name: fed(x, given.type[7:-1], given.shape)})[0]
+                np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+                continue
+            interpreter = Interpreter(model_path=str(path))
+            signatures = interpreter.get_signature_list()
+            assert list(signatures) == ["serving_default"]
+            assert (signatures["serving_default"]["inputs"],
+                    signatures["serving_default"]["outputs"]) == names
+            runner = interpreter.get_signature_runner("serving_default")
+            details = runner.get_input_details()[contract.input_name]
+            dtype = np.dtype(details["dtype"]).name
+            assert dtype == ("uint8" if contract.pixels else "float32")
+            for rows in (len(x), 1):  # the batch axis is free
+                got = runner(**{contract.input_name: fed(x[:rows], dtype,
+                                                         details["shape_signature"])})
+                np.testing.assert_allclose(got[contract.output_name], expected[:rows], rtol=0,
+                                           atol=1e-5)
+
+
+def test_the_runtime_checks_catch_a_different_model(in_runtimes):
+    fresh, _, _, _ = make("mnist_convnet", fit=False)
+    for format, check in (("onnx", check_onnx), ("litert", check_litert)):
+        path = in_runtimes["mnist_convnet", format]
+        with pytest.raises(ExportMismatchError,
+                           match=f"{re.escape(str(path))} differs from mnist_convnet.predict"):
+            check(fresh, path)
+
+
+@pytest.mark.parametrize("format, module, package", [
+    ("onnx", "onnxruntime", "onnxruntime"), ("onnx", "tf2onnx", "tf2onnx"),
+    ("litert", "ai_edge_litert", "ai-edge-litert")])
+def test_a_missing_runtime_names_the_extra_to_install(format, module, package, monkeypatch,
+                                                      tmp_path):
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    model = models.backprop_mlp()
+    with pytest.raises(ImportError, match=rf'`{package}` package.*pip install '
+                                          r'"keras-history\[export\]"'):
+        keras_history.export(model, tmp_path / "m", format=format)
+    assert not (tmp_path / "m").exists()
+
+
+def test_model_export_takes_the_checked_route_on_every_backend(trained, tmp_path, capsys):
+    # Keras's own export fails on PyTorch (Keras issue 20847); the models' `export` does not.
+    import tensorflow as tf
+
+    model, x, _, _ = trained("backprop_mlp")
+    model.export(tmp_path / "saved")
+    assert "Saved artifact at" in capsys.readouterr().out
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    outputs = loaded.signatures["serving_default"](features=tf.constant(x, dtype="float32"))
+    np.testing.assert_allclose(outputs["outputs"].numpy(), model.predict(x, verbose=0),
+                               rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="Unrecognized format"):  # Keras's own formats
+        model.export(tmp_path / "other", format="pickle")
+
+
+def test_cli_export_refuses_to_overwrite_and_shows_training_progress(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    (tmp_path / "old.onnx").write_bytes(b"old")
+    for path, format in ((taken, "savedmodel"), (tmp_path / "old.onnx", "onnx")):
+        assert cli.main(["export", "perceptron", str(path), "--format", format]) == 1
+        captured = capsys.readouterr()
+        assert f"{path} exists; pass --overwrite" in captured.err
+        assert "Training" not in captured.out  # refused before any work
+    assert os.listdir(taken) == ["notes.txt"]
+    assert (tmp_path / "old.onnx").read_bytes() == b"old"
+    assert cli.main(["export", "perceptron", str(taken), "--overwrite"]) == 0
+    out = capsys.readouterr().out
+    assert "Epoch 1/" in out and "the reloaded SavedModel matches model.predict" in out
+    assert (taken / "saved_model.pb").is_file()
 
 
 def test_a_weights_file_holds_the_dropout_state(tmp_path):

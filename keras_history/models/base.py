@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_history import backend, validation
+from keras_history import backend, saving, validation
 from keras_history.callbacks import DivergenceGuard, RuleProgbar
 
 # A long rule shows progress every PROGRESS_STEPS rule steps or more, at most
@@ -53,16 +53,37 @@ def compiled_for_rule(model: LearningRuleModel, learning_rate: float,
 
 class CheckedInputsMixin:
     """Checks array-like data in `fit`/`evaluate`/`predict` before any step runs,
-    and trains with a `DivergenceGuard`.
+    trains with a `DivergenceGuard`, and exports by keras_history's checked route.
 
     Subclasses implement `check_data(x, y)` returning the cleaned arrays (y may
     be None) or raising a TypeError/ValueError that names what was expected.
+    An image model also overrides `serving_contract()` (see keras_history.saving).
     """
 
     needs_targets = True  # False where the data only counts steps (gradient descent)
 
     def check_data(self, x, y):
         raise NotImplementedError
+
+    def serving_contract(self) -> saving.ServingContract:
+        """Exports take float32 `features` and return `outputs` (image models: pixels)."""
+        return saving.ServingContract()
+
+    def export(self, filepath, format: str = "tf_saved_model", verbose: bool = True,
+               input_signature=None, **kwargs) -> None:
+        """Keras's `export`, by `keras_history.export`: checked, and working on every backend.
+
+        The SavedModel, ONNX and LiteRT formats go through keras_history (on
+        PyTorch, where Keras's own SavedModel export fails, through a
+        TensorFlow subprocess; see docs/saving.md); other formats, or an
+        explicit `input_signature` or Keras options, go to Keras's `export`.
+        """
+        if format not in saving.FORMATS or input_signature is not None or kwargs:
+            return super().export(filepath, format=format, verbose=verbose,
+                                  input_signature=input_signature, **kwargs)
+        path = saving.export(self, filepath, format=format)
+        if verbose:
+            print(f"Saved artifact at '{path}', checked against predict in its own runtime.")
 
     def build_from_config(self, config):
         # A reloaded model is traced like a fresh one, so it can be exported too.

@@ -32,8 +32,9 @@ Input rules (docs/milestones/14-mnist-convnet.md):
 - pixels: an integer dtype (uint8, as `load_data` returns) means grey levels
   0..255, divided by 255 — up front for arrays, and inside the model for
   tensors that come another way (datasets, direct calls), so
-  `model(uint8_images)` equals `model(uint8_images / 255)`. Floats are used
-  as they are (expected in [0, 1]).
+  `model(uint8_images)` equals `model(uint8_images / 255)`. Float arrays
+  must lie in [0, 1]: float pixels 0..255 are refused with a message (they
+  would train silently to a poor model and predict wrong classes).
 - labels: class ids (N,) or (N, 1), or one-hot rows (N, classes). Array
   labels become class ids up front (checked: whole numbers in
   0..classes-1, one-hot rows with a single 1); one-hot labels from a dataset
@@ -46,7 +47,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_history import backend, validation
+from keras_history import backend, saving, validation
 from keras_history.layers import LocalResponseNormalization
 from keras_history.models.base import CheckedInputsMixin, build_for
 from keras_history.timeline import milestone
@@ -228,11 +229,18 @@ class MNISTConvNet(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
                     f"{low:g}..{high:g}; give uint8 images or floats in [0, 1]."
                 )
             images = images / np.float32(255)
+        else:
+            validation.check_unit_pixels(images)
         if y is not None:
             self._require_top()
             y = validation.as_class_ids(y, self.classes)
             validation.check_same_length(images, y)
         return images, y
+
+    def serving_contract(self) -> saving.ServingContract:
+        """Exports take `images` (float32 in [0, 1], or uint8 grey levels) -> `probabilities`."""
+        return saving.ServingContract("images", "probabilities" if self.include_top
+                                      else "features", pixels=True)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "input_shape": self.image_shape,
@@ -277,7 +285,8 @@ def mnist_convnet(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int 
     for both, measured.
 
     Images may be (N, 28, 28, 1), (N, 28, 28) or flat (N, 784); uint8 pixels
-    are divided by 255. Labels are class ids (N,) or one-hot rows (N, classes).
+    are divided by 255, float pixels must lie in [0, 1] already. Labels are class ids
+    (N,) or one-hot rows (N, classes).
     The logs report `loss` (cross-entropy + weight decay) and `accuracy`.
 
     Example:

@@ -1,0 +1,210 @@
+"""Exports measured: every milestone × {SavedModel, ONNX, LiteRT} × {TensorFlow, JAX, PyTorch}.
+
+For each backend (one subprocess each, as the backend is fixed at import), each
+milestone is trained by its tour recipe (`keras_history.tour.RECIPES`, as
+`keras-history train NAME` does), exported with `keras_history.export` in each
+format, and measured:
+
+- the largest absolute difference from `model.predict` on 256 inputs (uint8
+  test digits of the embedded MNIST sample for the image models, uniform
+  random floats in [0, 1) for the others), in the format's own runtime;
+- the artifact's size (a SavedModel: all files of its folder);
+- inference latency for 1 input and a batch of 256: `model.predict` on the
+  backend, and (from the TensorFlow-trained artifacts) onnxruntime and the
+  LiteRT interpreter; median of repeated calls after a warm-up call.
+
+Prints markdown tables for docs/saving.md, with the machine and date.
+
+    python scripts/benchmark_export.py                   # every recipe, three backends
+    python scripts/benchmark_export.py --models perceptron mnist_convnet --backends tensorflow
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BACKENDS = ("tensorflow", "jax", "torch")
+FORMATS = {"savedmodel": "", "onnx": ".onnx", "litert": ".tflite"}
+BATCHES = {1: 50, 256: 10}  # batch size -> timed repeats
+
+
+def _latencies(run, x) -> dict[int, float]:
+    """Median seconds of `run(x[:n])` for each batch size n, after a warm-up call."""
+    import numpy as np
+
+    medians = {}
+    for n, repeats in BATCHES.items():
+        batch = x[:n]
+        run(batch)  # warm-up: compilation, allocation, resizing
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(batch)
+            times.append(time.perf_counter() - start)
+        medians[n] = float(np.median(times))
+    return medians
+
+
+def _inputs(model, levels):
+    """256 inputs: uint8 digits for pixel models, else random floats in [0, 1)."""
+    import numpy as np
+
+    from keras_history import backend, saving
+
+    shape = backend.input_shape(model)
+    if saving.serving_contract(model).pixels:
+        return levels[:256]
+    return np.random.default_rng(0).random((256, *shape[1:]), dtype=np.float32)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def _runtime_runs(path: Path, format: str, contract):
+    """`run(x)` in onnxruntime or the LiteRT interpreter."""
+    if format == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return lambda x: session.run(None, {contract.input_name: x})[0]
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+    return lambda x: runner(**{contract.input_name: x})[contract.output_name]
+
+
+def measure(names: list[str]) -> list[dict]:
+    """The rows of one backend (this process's)."""
+    import keras
+
+    from keras_history import datasets, saving, tour
+
+    backend = keras.backend.backend()
+    _, (levels, _) = datasets.mnist.load_sample()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            model = tour.RECIPES[name].train(0)
+            contract = saving.serving_contract(model)
+            x = _inputs(model, levels)
+            predict = _latencies(functools.partial(model.predict, verbose=0), x)
+            for format, suffix in FORMATS.items():
+                path = Path(folder) / f"{name}-{format}{suffix}"
+                start = time.perf_counter()
+                saving.export(model, path, format=format, sample=x)
+                seconds = time.perf_counter() - start
+                difference = saving.CHECKS[format](model, path, x)
+                row = {"backend": backend, "model": name, "format": format,
+                       "difference": difference, "bytes": _size(path),
+                       "export_seconds": seconds, "predict": predict}
+                if format != "savedmodel" and backend == "tensorflow":
+                    row["runtime"] = _latencies(_runtime_runs(path, format, contract), x)
+                rows.append(row)
+                print(f"{backend} {name} {format}: max diff {difference:.2g}, "
+                      f"{row['bytes']} bytes", file=sys.stderr, flush=True)
+    return rows
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    packages = ("tensorflow", "keras", "jax", "torch", "tf2onnx", "onnxruntime", "ai-edge-litert")
+    found = []
+    for package in packages:
+        try:
+            found.append(f"{package} {version(package)}")
+        except Exception:
+            found.append(f"{package} (missing)")
+    return ", ".join(found)
+
+
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def _pair(latencies: dict) -> str:
+    """'1 input / 256 inputs' in milliseconds (JSON made the batch sizes strings)."""
+    return " / ".join(f"{latencies[str(n)] * 1000:.2f}" for n in BATCHES)
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:,.1f} KiB"
+
+
+def report(rows: list[dict]) -> str:
+    lines = [f"Measured {datetime.date.today().isoformat()} on {_machine()}.",
+             f"Versions: {_versions()}.", "",
+             "| model | format | backend | max \\|export − predict\\| | size | export (s) |",
+             "|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: (r["model"], list(FORMATS).index(r["format"]),
+                                           BACKENDS.index(r["backend"]))):
+        lines.append(f"| {row['model']} | {row['format']} | {row['backend']} | "
+                     f"{row['difference']:.2g} | {_kib(row['bytes'])} | "
+                     f"{row['export_seconds']:.1f} |")
+    lines += ["", "Latency in ms (median), batch of 1 / batch of 256:", "",
+              "| model | " + " | ".join(f"predict ({b})" for b in BACKENDS
+                                         if any(r["backend"] == b for r in rows))
+              + " | onnxruntime | LiteRT |",
+              "|---|" + "---|" * (2 + len({r["backend"] for r in rows}))]
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name]
+        cells = []
+        for backend in BACKENDS:
+            row = next((r for r in mine if r["backend"] == backend), None)
+            if row is not None:
+                cells.append(_pair(row["predict"]))
+        for format in ("onnx", "litert"):
+            row = next((r for r in mine if r["format"] == format and "runtime" in r), None)
+            cells.append("—" if row is None else _pair(row["runtime"]))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", help="tour recipes (default: all)")
+    parser.add_argument("--backends", nargs="*", default=list(BACKENDS), choices=BACKENDS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:  # one backend, chosen by KERAS_BACKEND: rows as JSON on stdout
+        from keras_history import tour
+
+        print(json.dumps(measure(args.models or list(tour.RECIPES))))
+        return
+    rows = []
+    root = str(Path(__file__).resolve().parents[1])
+    for backend in args.backends:
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+               "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH"))
+                                             if p)}
+        command = [sys.executable, __file__, "--child"]
+        if args.models:
+            command += ["--models", *args.models]
+        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=True)
+        rows += json.loads(done.stdout.strip().splitlines()[-1])
+    print(report(rows))
+
+
+if __name__ == "__main__":
+    main()
