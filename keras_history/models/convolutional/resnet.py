@@ -266,7 +266,7 @@ def resnet(depth: int = 20, include_top: bool = True, weights: str | None = None
            input_shape: tuple[int, int, int] = (32, 32, 3), pooling: str | None = None,
            classes: int = 10, classifier_activation: str | None = "softmax",
            augment: str | None = None, learning_rate: float | Schedule | None = None,
-           weight_decay: float = 1e-4, compile: bool = True, name: str | None = None
+           weight_decay: float = 1e-4, compile: bool = True, name: str = "resnet"
            ) -> CIFARResNet:
     """The CIFAR-10 ResNets of He et al. (2015), Section 4.2: 6n + 2 layers.
 
@@ -304,7 +304,7 @@ def resnet(depth: int = 20, include_top: bool = True, weights: str | None = None
             `cifar_learning_rate()` (0.1, ÷10 at 32k and 48k steps).
         weight_decay: wd in v ← 0.9·v − wd·ε·w − ε·∂L/∂w.
         compile: compile with SGD(ε, momentum=0.9) and accuracy.
-        name: the model's name; default f"resnet{depth}".
+        name: the model's name.
     """
     validation.check_option("depth", depth, validation.is_integer(depth) and depth >= 8
                             and (depth - 2) % 6 == 0, "6n + 2 for an integer n >= 1 "
@@ -318,5 +318,5 @@ def resnet(depth: int = 20, include_top: bool = True, weights: str | None = None
     model = CIFARResNet(tuple(input_shape), classes, depth=int(depth), augment=augment,
                         include_top=include_top, pooling=pooling,
                         classifier_activation=classifier_activation, weight_decay=weight_decay,
-                        name=name or f"resnet{depth}")
+                        name=name)
     return finish(model, weights, learning_rate, compile)
