@@ -16,6 +16,17 @@ def _digits():
     return x[:64, :, :, None] / np.float32(255), y[:64]
 
 
+def _padded_digits(size: int, samples: int = 16):
+    """The first digits (uint8), zero-padded to size × size: the ImageNet nets want more."""
+    (x, y), _ = datasets.mnist.load_sample()
+    margin = (size - 28) // 2
+    x = np.pad(x[:samples], [(0, 0), (margin, size - 28 - margin), (margin, size - 28 - margin)])
+    return x, y[:samples]
+
+
+# The ImageNet-era nets at a sixteenth of their width, without dropout, on small inputs.
+SMALL = dict(width=1 / 16, classes=10)
+
 # name -> (factory options, training data, fit options): small, quick cases.
 CASES = {
     "least_squares": (dict(), datasets.wheat_and_bread, dict(batch_size=2)),
@@ -26,6 +37,14 @@ CASES = {
                      dict()),
     # Without dropout, whose masks a reloaded model draws afresh (docs/saving.md).
     "mnist_convnet": (dict(dropout_rate=0.0), _digits, dict(batch_size=32)),
+    "alexnet": (dict(input_shape=(67, 67, 1), dropout_rate=0.0, **SMALL),
+                lambda: _padded_digits(67), dict(batch_size=8)),
+    "vgg16": (dict(input_shape=(32, 32, 1), dropout_rate=0.0, **SMALL),
+              lambda: _padded_digits(32), dict(batch_size=8)),
+    "resnet50": (dict(input_shape=(32, 32, 1), **SMALL), lambda: _padded_digits(32),
+                 dict(batch_size=8)),
+    "resnet": (dict(depth=8, input_shape=(28, 28, 1)), lambda: _padded_digits(28),
+               dict(batch_size=8)),
 }
 
 

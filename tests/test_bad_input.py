@@ -50,6 +50,9 @@ EXPECT = {
                           # (N, 10) targets are one-hot to a classifier: rows must be valid.
                           one_hot=(ValueError, "looks one-hot.*one 1 and zeros")),
 }
+# The ImageNet-era nets take images and class ids as the convnet does (tests/cases.py sizes).
+for _name, _size in (("alexnet", 67), ("vgg16", 32), ("resnet50", 32), ("resnet", 28)):
+    EXPECT[_name] = {**EXPECT["mnist_convnet"], "x": rf"\(N, {_size}, {_size}, 1\)"}
 
 
 def test_every_milestone_has_expectations():
@@ -208,9 +211,13 @@ def test_predict_evaluate_and_validation_data_are_checked_too(name):
     assert_untouched(model, before, True)
 
 
+# Trained by backpropagation on a weighted loss (`ImageClassifier`), not a historical rule.
+BACKPROP = {"mnist_convnet", "alexnet", "vgg16", "resnet50", "resnet"}
+
+
 def test_rule_models_refuse_sample_and_class_weights():
     for name in NAMES:
-        if name == "mnist_convnet":  # trained by backprop + Adam: Keras's weighting applies
+        if name in BACKPROP:  # trained by backprop: Keras's weighting applies
             continue
         model, x, y, _ = built(name)
         for option in ("sample_weight", "class_weight"):
@@ -254,12 +261,23 @@ BAD_OPTIONS = [
      'weights="snippet" is the 3-4-1 net.*hidden_units=4'),
     ("weights", "missing.weights.h5", {}, FileNotFoundError, "missing.weights.h5"),
     ("name", "a/b", {}, ValueError, "`name` must be a string and cannot contain"),
+    ("width", 0, {}, ValueError, r"`width` must be in \(0, 1\]"),
+    ("width", 1.5, {}, ValueError, r"`width` must be in \(0, 1\]"),
+    ("pooling", "mean", {}, ValueError, '`pooling` must be None, "avg" or "max"'),
+    ("classifier_activation", "relu", {}, ValueError,
+     '`classifier_activation` must be "softmax", or None'),
+    ("weight_decay", -1e-4, {}, ValueError, "`weight_decay` must be a finite number >= 0"),
+    ("weight_decay", NAN, {}, ValueError, "`weight_decay` must be a finite number >= 0"),
+    ("groups", 3, {}, ValueError, r"`groups` must be 1 \(one tower\) or 2"),
+    ("depth", 21, {}, ValueError, r"`depth` must be 6n \+ 2"),
+    ("augment", "flip", {}, ValueError, '`augment` must be None, "pad_crop" or "pad_crop_flip"'),
+    ("weights", 3, {}, ValueError, "`weights` must be None .* or the path of a local weights"),
 ]
 
 
 def bad_options(name):
     options = inspect.signature(FACTORIES[name]).parameters
-    return [row for row in BAD_OPTIONS if row[0] in options]
+    return [row for row in BAD_OPTIONS if row[0] in options and set(row[2]) <= set(options)]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -24,9 +24,11 @@ BACKEND = keras.backend.backend()
 TOLERANCE = {"tensorflow": 0.0, "jax": 0.0, "torch": 0.0}
 # Options that hand the randomness back to the global seed (the cases fix some).
 UNSEEDED = {"perceptron": dict(seed=None), "backprop_mlp": dict(seed=None),
-            "mnist_convnet": dict(dropout_rate=0.2)}
+            "mnist_convnet": dict(dropout_rate=0.2), "alexnet": dict(dropout_rate=0.5),
+            "vgg16": dict(dropout_rate=0.5), "resnet": dict(augment="pad_crop_flip")}
 # Models whose initial weights are random draws.
-RANDOM_INIT = ("perceptron", "backprop_mlp", "mnist_convnet")
+RANDOM_INIT = ("perceptron", "backprop_mlp", "mnist_convnet", "alexnet", "vgg16", "resnet50",
+               "resnet")
 
 
 def trained(name: str, seed: int) -> list[np.ndarray]:
@@ -59,7 +61,7 @@ def test_the_seed_reaches_the_initial_weights(name):
     def initial(seed):
         keras.utils.set_random_seed(seed)
         options, load, _ = CASES[name]
-        model = FACTORIES[name](**{**options, **UNSEEDED[name]})
+        model = FACTORIES[name](**{**options, **UNSEEDED.get(name, {})})
         if not model.built:
             model.build((None, *np.shape(load()[0])[1:]))
         return [keras.ops.convert_to_numpy(w) for w in model.weights]

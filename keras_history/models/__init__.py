@@ -20,20 +20,39 @@ from keras_history.models.classic import (
     linear_regression,
     perceptron,
 )
-from keras_history.models.convolutional import MNISTConvNet, mnist_convnet
+from keras_history.models.convolutional import (
+    VGG16,
+    AlexNet,
+    CIFARResNet,
+    MNISTConvNet,
+    ResNet50,
+    alexnet,
+    mnist_convnet,
+    resnet,
+    resnet50,
+    vgg16,
+)
 
 __all__ = [
+    "VGG16",
+    "AlexNet",
     "BackpropMLP",
+    "CIFARResNet",
     "GradientDescent",
     "LearningRuleModel",
     "LeastSquares",
     "LinearRegression",
     "MNISTConvNet",
     "Perceptron",
+    "ResNet50",
+    "alexnet",
     "backprop_mlp",
     "gradient_descent",
     "least_squares",
     "linear_regression",
     "mnist_convnet",
     "perceptron",
+    "resnet",
+    "resnet50",
+    "vgg16",
 ]

@@ -51,6 +51,19 @@ def compiled_for_rule(model: LearningRuleModel, learning_rate: float,
     return model
 
 
+def weight_decay_step(optimizer: keras.optimizers.Optimizer, grads: list,
+                      variables: list[keras.Variable], weight_decay: float) -> None:
+    """One step of `optimizer` on the gradient plus `weight_decay`·w (decay in the update).
+
+    With `SGD(ε, momentum=0.9)` this is Krizhevsky et al.'s (2012) rule,
+    v ← 0.9·v − wd·ε·w − ε·∂L/∂w, w ← w + v, used by AlexNet, VGG and ResNet.
+    """
+    if weight_decay:
+        grads = [g + ops.cast(weight_decay, g.dtype) * ops.cast(w, g.dtype)
+                 for g, w in zip(grads, variables)]
+    optimizer.apply(grads, variables)
+
+
 class CheckedInputsMixin:
     """Checks array-like data in `fit`/`evaluate`/`predict` before any step runs,
     trains with a `DivergenceGuard`, and exports by keras_history's checked route.

@@ -20,8 +20,8 @@ decay 0.001 on the conv kernels (TFLearn computes wd·Σw²/2, i.e. Keras
 LRN with depth radius 5, bias 1, alpha 1e-4, beta 0.75.
 
 The learning rule is backpropagation with Adam, written once for every
-backend (`MNISTConvNet.learning_rule`): the gradient of the loss, then
-`optimizer.apply`, then the metrics.
+backend (`ImageClassifier.learning_rule`, shared with the ImageNet-era nets):
+the gradient of the loss, then `optimizer.apply`, then the metrics.
 
 Input rules (docs/milestones/14-mnist-convnet.md):
 
@@ -45,11 +45,12 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
-from keras_history import backend, saving, validation
+from keras_history import validation
 from keras_history.layers import LocalResponseNormalization
-from keras_history.models.base import CheckedInputsMixin, build_for
+from keras_history.models.base import build_for
+from keras_history.models.convolutional.classifier import ImageClassifier
 from keras_history.timeline import milestone
 
 ORIGINAL_LEARNING_RATE = 0.01  # TFLearn's example; see the docs page for how it fares
@@ -73,16 +74,8 @@ def default_learning_rate() -> Schedule:
         DEFAULT_START, decay_steps=STEPS_PER_EPOCH, decay_rate=DEFAULT_DECAY)
 
 
-def _is_integer_dtype(data) -> bool:
-    """True for integer pixels: NumPy or backend tensors of an int dtype, lists of ints."""
-    dtype = getattr(data, "dtype", None)
-    if dtype is None:
-        dtype = np.asarray(data).dtype
-    return "int" in keras.backend.standardize_dtype(dtype)
-
-
 @keras.saving.register_keras_serializable(package="keras_history")
-class MNISTConvNet(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
+class MNISTConvNet(ImageClassifier):
     """The TFLearn MNIST convnet with a backprop + Adam train step. See `mnist_convnet()`.
 
     `feature_layers` are the conv/pool/LRN stages; `top_layers` the classifier
@@ -91,10 +84,7 @@ class MNISTConvNet(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
 
     def __init__(self, input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10,
                  include_top: bool = True, dropout_rate: float = 0.2, **kwargs):
-        super().__init__(**kwargs)
-        self.image_shape = tuple(int(d) for d in input_shape)
-        self.classes = int(classes)
-        self.include_top = bool(include_top)
+        super().__init__(input_shape, classes, include_top, **kwargs)
         self.dropout_rate = float(dropout_rate)
         conv = dict(kernel_size=3, padding="same", activation="relu",
                     kernel_initializer="lecun_uniform", bias_initializer="zeros",
@@ -120,132 +110,12 @@ class MNISTConvNet(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
                          dtype="float32", **dense),
         ] if self.include_top else []
 
-    def build(self, input_shape):
-        # Built for images however they come: (N, 28, 28) and flat (N, 784) included.
-        shape = (tuple(input_shape)[0], *self.image_shape)
-        for layer in self.feature_layers + self.top_layers:
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-        self.built = True
-
-    def as_images(self, x):
-        """Tensors that skipped `check_data` (datasets, direct calls) as `predict` takes them:
-        (N, h, w) gets its channel axis, flat (N, h·w·c) is reshaped row-major, and
-        integer grey levels 0..255 are divided by 255."""
-        height, width, channels = self.image_shape
-        shape = tuple(x.shape)
-        if len(shape) == 3 and channels == 1:
-            x = ops.expand_dims(x, -1)
-        elif len(shape) == 2 and shape[1] == height * width * channels:
-            x = ops.reshape(x, (-1, height, width, channels))
-        if tuple(x.shape[1:]) != self.image_shape:
-            alternatives = f"(N, {height}, {width}), " if channels == 1 else ""
-            raise ValueError(
-                f"{self.name} takes images of shape (N, {height}, {width}, {channels}), "
-                f"{alternatives}or flat (N, {height * width * channels}), got shape {shape}."
-            )
-        if _is_integer_dtype(x):
-            x = ops.divide(ops.cast(x, self.compute_dtype), 255.0)
-        return x
-
-    def call(self, inputs, training: bool = False):
-        x = self.as_images(inputs)
-        for layer in self.feature_layers + self.top_layers:
-            x = layer(x, training=training)
-        return x
-
-    def compile(self, optimizer=None, metrics=None, **kwargs):
-        """Keras's `compile`; without arguments, as `mnist_convnet()` compiles it: Adam on
-        `default_learning_rate()`, and accuracy (with the classifier head)."""
-        self.refuse_loss(kwargs.get("loss"))
-        if optimizer is None:
-            optimizer = keras.optimizers.Adam(default_learning_rate())
-        if metrics is None and self.include_top:
-            metrics = ["accuracy"]
-        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
-        self.loss = self.cost  # what Adam lowers and `evaluate` reports
-
-    def cross_entropy(self, y, y_pred):
-        """Mean cross-entropy: of class ids (sparse), or of one-hot rows (from a dataset)."""
-        if len(y.shape) == 2 and y.shape[-1] == self.classes:
-            return ops.mean(keras.losses.categorical_crossentropy(y, y_pred))
-        return ops.mean(keras.losses.sparse_categorical_crossentropy(y, y_pred))
-
-    def cost(self, y, y_pred):
-        """What Adam lowers: cross-entropy plus the conv kernels' L2 weight decay."""
-        decay = ops.sum(ops.stack([ops.cast(w, "float32") for w in self.losses]))
-        return self.cross_entropy(y, y_pred) + decay
-
-    def _require_top(self) -> None:
-        if not self.include_top:
-            raise ValueError(f"{self.name} was built with include_top=False: it is a feature "
-                             "extractor with no classifier to train or evaluate; put a head "
-                             "on it (see mnist_convnet's docstring).")
-
-    def learning_rule(self, data) -> dict:
-        """One step of backpropagation with Adam on a batch."""
-        self._require_top()
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-
-        def loss_fn():
-            y_pred = self(x, training=True)
-            return self.cost(y, y_pred), y_pred
-
-        # Dropout's seed lives in the non-trainable variables: JAX must carry it forward.
-        loss, y_pred, grads = backend.value_and_grad(loss_fn, self.trainable_variables,
-                                                     self.non_trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        self.loss_tracker.update_state(loss, sample_weight=ops.shape(x)[0])
-        return self.compute_metrics(x, y, y_pred)
-
-    def measure(self, data) -> dict:
-        """The same loss and metrics on a batch, without dropout or updates."""
-        self._require_top()
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=False)
-        self.loss_tracker.update_state(self.cost(y, y_pred), sample_weight=ops.shape(x)[0])
-        return self.compute_metrics(x, y, y_pred)
-
-    def check_data(self, x, y):
-        """Array inputs as float32 images (N, h, w, c) in [0, 1] and int32 class ids."""
-        height, width, channels = self.image_shape
-        images = validation.as_numeric(x, "x")  # float32; non-numbers, NaN, empty refused
-        given = images.shape
-        if images.ndim == 2 and images.shape[1] == height * width * channels:
-            images = images.reshape(-1, height, width, channels)  # row-major, as MNIST stores it
-        elif images.ndim == 3 and channels == 1:
-            images = images[..., None]
-        if images.ndim != 4 or images.shape[1:] != self.image_shape:
-            alternatives = f"(N, {height}, {width}), " if channels == 1 else ""
-            raise ValueError(
-                f"`x` must be images of shape (N, {height}, {width}, {channels}), "
-                f"{alternatives}or flat (N, {height * width * channels}), got shape {given}."
-            )
-        if _is_integer_dtype(x):
-            low, high = float(images.min()), float(images.max())
-            if low < 0 or high > 255:
-                raise ValueError(
-                    f"`x` holds integer pixels, read as grey levels 0..255, but ranges over "
-                    f"{low:g}..{high:g}; give uint8 images or floats in [0, 1]."
-                )
-            images = images / np.float32(255)
-        else:
-            validation.check_unit_pixels(images)
-        if y is not None:
-            self._require_top()
-            y = validation.as_class_ids(y, self.classes)
-            validation.check_same_length(images, y)
-        return images, y
-
-    def serving_contract(self) -> saving.ServingContract:
-        """Exports take `images` (float32 in [0, 1], or uint8 grey levels) -> `probabilities`."""
-        return saving.ServingContract("images", "probabilities" if self.include_top
-                                      else "features", pixels=True)
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """TFLearn's Adam, on the measured `default_learning_rate()`."""
+        return keras.optimizers.Adam(default_learning_rate())
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "input_shape": self.image_shape,
-                "classes": self.classes, "include_top": self.include_top,
-                "dropout_rate": self.dropout_rate}
+        return {**super().get_config(), "dropout_rate": self.dropout_rate}
 
 
 def _check_options(input_shape, classes, include_top, dropout_rate, learning_rate) -> None:
