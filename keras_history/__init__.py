@@ -8,10 +8,12 @@ rule its inventor used:
     model.fit(*keras_history.datasets.logic_gate("or"), epochs=20)
 """
 
-from keras_history import datasets, layers, models
+from keras_history import datasets, layers, metrics, models
 from keras_history.saving import export, load_model, load_weights
 from keras_history.timeline import TIMELINE
 
 __version__ = "0.1.0"
 
-__all__ = ["TIMELINE", "datasets", "export", "layers", "load_model", "load_weights", "models"]
+__all__ = [
+    "TIMELINE", "datasets", "export", "layers", "load_model", "load_weights", "metrics", "models",
+]

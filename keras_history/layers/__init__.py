@@ -2,5 +2,6 @@
 
 from keras_history.layers.heaviside import Heaviside
 from keras_history.layers.local_response_normalization import LocalResponseNormalization
+from keras_history.layers.maxout import Maxout
 
-__all__ = ["Heaviside", "LocalResponseNormalization"]
+__all__ = ["Heaviside", "LocalResponseNormalization", "Maxout"]

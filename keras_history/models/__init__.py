@@ -21,9 +21,11 @@ from keras_history.models.classic import (
     perceptron,
 )
 from keras_history.models.convolutional import MNISTConvNet, mnist_convnet
+from keras_history.models.generative import GAN, gan
 
 __all__ = [
     "BackpropMLP",
+    "GAN",
     "GradientDescent",
     "LearningRuleModel",
     "LeastSquares",
@@ -31,6 +33,7 @@ __all__ = [
     "MNISTConvNet",
     "Perceptron",
     "backprop_mlp",
+    "gan",
     "gradient_descent",
     "least_squares",
     "linear_regression",

@@ -49,6 +49,7 @@ class CheckedInputsMixin:
     """
 
     needs_targets = True  # False where the data only counts steps (gradient descent)
+    weighted_samples = True  # False where the historical rule has no place for sample weights
 
     def check_data(self, x, y):
         raise NotImplementedError
@@ -93,6 +94,12 @@ class CheckedInputsMixin:
             kwargs["validation_data"] = self._checked(*data, targets=True)
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        for unsupported in ("sample_weight", "class_weight"):
+            if not self.weighted_samples and kwargs.get(unsupported) is not None:
+                raise ValueError(
+                    f"`{unsupported}` is not part of the historical rule of "
+                    f"{type(self).__name__}; pass the samples as they are."
+                )
         x, y = self._checked(x, y, targets=True)
         self._checked_validation_data(kwargs)
         if not self.built and isinstance(x, np.ndarray):
@@ -137,6 +144,8 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
             overhead per step. Logs average over all of them.
     """
 
+    weighted_samples = False
+
     def __init__(self, steps_per_batch: int = 1, **kwargs):
         super().__init__(**kwargs)
         validation.check_option(
@@ -180,15 +189,6 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             self.optimizer.build(self.trainable_variables)
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        for unsupported in ("sample_weight", "class_weight"):
-            if kwargs.get(unsupported) is not None:
-                raise ValueError(
-                    f"`{unsupported}` is not part of the historical rule of "
-                    f"{type(self).__name__}; pass the samples as they are."
-                )
-        return super().fit(x, y, *args, **kwargs)
 
     def learning_rule(self, data) -> dict:
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
