@@ -29,6 +29,7 @@ _PUBLIC = {
     "layers": "keras_history.layers",
     "load_model": "keras_history.saving",
     "load_weights": "keras_history.saving",
+    "metrics": "keras_history.metrics",
     "models": "keras_history.models",
 }
 

@@ -108,6 +108,65 @@ def value_and_grad(
     raise NotImplementedError(f"keras_history does not support the {BACKEND!r} backend.")
 
 
+def values_and_grads(
+    loss_fn: Callable[[], tuple],
+    variable_groups: Sequence[Sequence[keras.Variable]],
+    state_variables: Sequence[keras.Variable] = (),
+):
+    """Return `(losses, aux, gradients)` of `losses, aux = loss_fn()`, one forward pass.
+
+    `losses[i]` is differentiated with respect to `variable_groups[i]` only, so
+    two players' objectives (a GAN's discriminator and generator) get their
+    own gradients from the same batch, samples and dropout masks.
+    `state_variables` are as in `value_and_grad`.
+    """
+    groups = [list(group) for group in variable_groups]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape(persistent=True) as tape:
+            losses, aux = loss_fn()
+        grads = [tape.gradient(loss, group) for loss, group in zip(losses, groups)]
+        del tape
+        return losses, aux, grads
+    if BACKEND == "torch":
+        import torch
+
+        with torch.enable_grad():
+            losses, aux = loss_fn()
+            grads = [list(torch.autograd.grad(loss, [v.value for v in group],
+                                              retain_graph=True))
+                     for loss, group in zip(losses, groups)]
+        return losses, aux, grads
+    if BACKEND == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        state_variables = list(state_variables)
+
+        def pure(*values):
+            flat = [v for group in values for v in group]
+            everything = [v for group in groups for v in group] + state_variables
+            (losses, aux), new_values = run_stateless(
+                loss_fn, everything, flat + [v.value for v in state_variables]
+            )
+            return tuple(losses), (aux, new_values[len(flat):])
+
+        losses, pullback, (aux, new_state) = jax.vjp(
+            pure, *[[v.value for v in group] for group in groups], has_aux=True
+        )
+        grads = []
+        for index in range(len(groups)):
+            # The cotangent that picks loss `index`; its pullback onto group `index`.
+            picks = tuple(jnp.ones_like(loss) if i == index else jnp.zeros_like(loss)
+                          for i, loss in enumerate(losses))
+            grads.append(pullback(picks)[index])
+        for variable, value in zip(state_variables, new_state):
+            variable.assign(value)
+        return list(losses), aux, grads
+    raise NotImplementedError(f"keras_history does not support the {BACKEND!r} backend.")
+
+
 def rule_jit_compile(jit_compile, loops: bool):
     """Resolve `jit_compile="auto"` for a learning-rule model.
 

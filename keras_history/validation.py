@@ -148,3 +148,35 @@ def as_class_ids(y, classes: int, name: str = "y") -> np.ndarray:
             f"({int(bad.sum())} label(s) outside)."
         )
     return array.astype("int32")
+
+
+def as_unit_images(data, name: str = "x", shape: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """Grey images as float32 (N, height, width) in [0, 1].
+
+    Accepts (N, h, w), (N, h, w, 1) and flat rows (N, h·w) (reshaped
+    row-major, as MNIST stores them). Integer pixels are grey levels 0..255
+    and are divided by 255; floats must already lie in [0, 1], so 0..255
+    floats (the classic silent mistake) are refused.
+    """
+    images = as_numeric(data, name)  # refuses non-numbers, NaN and empty data first
+    integer = np.issubdtype(np.asarray(data).dtype, np.integer)
+    height, width = shape
+    given = images.shape
+    if images.ndim == 2 and images.shape[1] == height * width:
+        images = images.reshape(-1, height, width)
+    elif images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1:] != (height, width):
+        raise ValueError(f"`{name}` must be grey images of shape (N, {height}, {width}), "
+                         f"(N, {height}, {width}, 1) or flat (N, {height * width}), "
+                         f"got shape {given}.")
+    if integer:
+        check_in_range(images, 0, 255, name)
+        return images / np.float32(255)
+    low, high = float(images.min()), float(images.max())
+    if low < 0 or high > 1:
+        hint = (" They look like grey levels 0..255: divide by 255 (or pass uint8)."
+                if high > 1 and high <= 255 and low >= 0 else "")
+        raise ValueError(f"`{name}` must hold pixel values in [0, 1], found values in "
+                         f"{low:g}..{high:g}.{hint}")
+    return images

@@ -27,6 +27,12 @@ def _padded_digits(size: int, samples: int = 16):
 # The ImageNet-era nets at a sixteenth of their width, without dropout, on small inputs.
 SMALL = dict(width=1 / 16, classes=10)
 
+def _images():
+    """Images without labels, for the GAN."""
+    (x, _), _ = datasets.mnist.load_sample()
+    return x[:32] / np.float32(255), None
+
+
 # name -> (factory options, training data, fit options): small, quick cases.
 CASES = {
     "least_squares": (dict(), datasets.wheat_and_bread, dict(batch_size=2)),
@@ -45,7 +51,17 @@ CASES = {
                  dict(batch_size=8)),
     "resnet": (dict(depth=8, input_shape=(28, 28, 1)), lambda: _padded_digits(28),
                dict(batch_size=8)),
+    # The paper's layers, narrowed: the rule and its schedules are the same.
+    "gan": (dict(seed=1, generator_units=(32,), discriminator_units=(16,), pieces=2),
+            _images, dict(batch_size=16)),
 }
+
+
+def prediction_inputs(name: str, x):
+    """What `predict` takes: the training data, except the GAN's noise (its `predict` draws)."""
+    if name == "gan":
+        return np.random.default_rng(0).uniform(-1.7, 1.7, (len(x), 100)).astype("float32")
+    return x
 
 
 def numpy(value) -> np.ndarray:
@@ -54,8 +70,10 @@ def numpy(value) -> np.ndarray:
 
 
 def variables(model) -> list:
-    """Weights (rule state included) and the optimizer's variables (step count, moments)."""
-    return list(model.weights) + list(model.optimizer.variables)
+    """Weights (rule state included), the optimizer's variables (step count, moments) and
+    the random-number states (dropout masks, a GAN's noise), which a `.keras` file keeps too."""
+    seeds = model._seed_states() if hasattr(model, "_seed_states") else []
+    return list(model.weights) + list(model.optimizer.variables) + seeds
 
 
 def state(model) -> list[np.ndarray]:

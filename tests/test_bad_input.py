@@ -49,6 +49,8 @@ EXPECT = {
                           fraction=(0.5, "whole-number class ids"),
                           # (N, 10) targets are one-hot to a classifier: rows must be valid.
                           one_hot=(ValueError, "looks one-hot.*one 1 and zeros")),
+    # Learns from images alone: any labels are refused, whatever they hold.
+    "gan": dict(x=r"\(N, 28, 28\)", labels=(ValueError, "uses no labels or targets")),
 }
 # The ImageNet-era nets take images and class ids as the convnet does (tests/cases.py sizes).
 for _name, _size in (("alexnet", 67), ("vgg16", 32), ("resnet50", 32), ("resnet", 28)):
@@ -120,10 +122,18 @@ BAD_DATA = {
 LABEL_KEYS = ("high", "low", "fraction")
 
 
+LABELLED_CASES = {case for case in BAD_DATA if case.startswith("y ")} | {"lengths differ"}
+
+
 def expectation(name: str, case: str):
     """(transform, error, regex) for `name` under `case`, or None where it is accepted."""
     transform, error, key = BAD_DATA[case]
     expect = EXPECT[name]
+    if "labels" in expect and case in LABELLED_CASES:
+        if case == "y missing":
+            return None  # what it learns from: images alone
+        labelled = transform or (lambda x, y: (x, np.full((len(x), 1), 0.5, "float32")))
+        return (labelled, *expect["labels"])
     if case == "y one-hot, bad rows" and "one_hot" in expect:
         return (transform, *expect["one_hot"])
     if key in LABEL_KEYS:
@@ -203,11 +213,17 @@ def test_predict_evaluate_and_validation_data_are_checked_too(name):
     for bad in (with_value(x, 0, np.nan), x.astype(str), x[:0]):
         with pytest.raises((TypeError, ValueError), match=f"{NON_FINITE}|{NUMBERS}|is empty"):
             model.predict(bad, verbose=0)
-    bad_y = with_value(targets_for(x, y), 0, np.nan)
-    with pytest.raises(ValueError, match=NON_FINITE):
-        model.evaluate(x, bad_y, verbose=0)
-    with pytest.raises(ValueError, match=NON_FINITE):
-        model.fit(x, y, validation_data=(x, bad_y), verbose=0, **fit_options)
+    if "labels" in EXPECT[name]:  # no labels: the images themselves are the data checked
+        with pytest.raises(ValueError, match=NON_FINITE):
+            model.evaluate(with_value(x, 0, np.nan), verbose=0)
+        with pytest.raises(ValueError, match=NON_FINITE):
+            model.fit(x, validation_data=with_value(x, 0, np.nan), verbose=0, **fit_options)
+    else:
+        bad_y = with_value(targets_for(x, y), 0, np.nan)
+        with pytest.raises(ValueError, match=NON_FINITE):
+            model.evaluate(x, bad_y, verbose=0)
+        with pytest.raises(ValueError, match=NON_FINITE):
+            model.fit(x, y, validation_data=(x, bad_y), verbose=0, **fit_options)
     assert_untouched(model, before, True)
 
 
@@ -272,6 +288,20 @@ BAD_OPTIONS = [
     ("depth", 21, {}, ValueError, r"`depth` must be 6n \+ 2"),
     ("augment", "flip", {}, ValueError, '`augment` must be None, "pad_crop" or "pad_crop_flip"'),
     ("weights", 3, {}, ValueError, "`weights` must be None .* or the path of a local weights"),
+    ("noise_dim", 0, {}, ValueError, "`noise_dim` must be an integer >= 1"),
+    ("noise", "normal", {}, ValueError, "`noise` must be 'uniform' or 'gaussian'"),
+    ("objective", "wasserstein", {}, ValueError,
+     "`objective` must be 'non_saturating' or 'minimax'"),
+    ("schedule", "k=5", {}, ValueError, "`schedule` must be 'simultaneous' or 'alternating'"),
+    ("generator_units", (), {}, ValueError, "`generator_units` must be a tuple of positive"),
+    ("discriminator_units", (240, 0), {}, ValueError,
+     "`discriminator_units` must be a tuple of positive"),
+    ("pieces", 0, {}, ValueError, "`pieces` must be an integer >= 1"),
+    ("initial_momentum", 1.0, {}, ValueError, r"`initial_momentum` must be in \(0, 1\)"),
+    ("final_momentum", -0.1, {}, ValueError, r"`final_momentum` must be in \[0, 1\)"),
+    ("steps_per_epoch", 0, {}, ValueError, "`steps_per_epoch` must be an integer >= 1"),
+    ("output_bias_from", np.full((4, 28, 28), 255.0), {}, ValueError,
+     r"`output_bias_from` must hold pixel values in \[0, 1\]"),
 ]
 
 
@@ -360,15 +390,17 @@ def test_weights_that_overflow_in_the_last_step_are_caught_too():
 class NaNBatches(keras.utils.PyDataset):
     """One batch with a NaN in it, served lazily: the up-front checks cannot see it."""
 
-    def __init__(self, x, y):
+    def __init__(self, x, y, whole_sample=False):
         super().__init__()
         self.x, self.y = with_value(x, 0, np.nan), y
+        if whole_sample:  # input dropout (the GAN's discriminator) may drop a single NaN
+            self.x[0] = np.nan
 
     def __len__(self):
         return 1
 
     def __getitem__(self, index):
-        return self.x, self.y
+        return self.x if self.y is None else (self.x, self.y)  # (x, None) upsets tf.data
 
 
 def test_nan_from_a_dataset_stops_every_train_step_with_the_model_untouched(subtests):
@@ -382,7 +414,7 @@ def test_nan_from_a_dataset_stops_every_train_step_with_the_model_untouched(subt
             # The loss may stay finite (max-pooling drops a NaN) while the gradients do not.
             with pytest.raises(DivergenceError, match=f"{name} diverged in epoch 1: (the loss "
                                "became nan|its weights became NaN).*data holds NaN"):
-                model.fit(NaNBatches(x, y), epochs=2, verbose=0)
+                model.fit(NaNBatches(x, y, whole_sample=name == "gan"), epochs=2, verbose=0)
             assert_untouched(model, before, True)
             # Optimizer state (Adam's moments) was restored too: clean data trains on at once.
             model.fit(x, y, batch_size=len(x), epochs=1, verbose=0)

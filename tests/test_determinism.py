@@ -25,10 +25,11 @@ TOLERANCE = {"tensorflow": 0.0, "jax": 0.0, "torch": 0.0}
 # Options that hand the randomness back to the global seed (the cases fix some).
 UNSEEDED = {"perceptron": dict(seed=None), "backprop_mlp": dict(seed=None),
             "mnist_convnet": dict(dropout_rate=0.2), "alexnet": dict(dropout_rate=0.5),
-            "vgg16": dict(dropout_rate=0.5), "resnet": dict(augment="pad_crop_flip")}
+            "vgg16": dict(dropout_rate=0.5), "resnet": dict(augment="pad_crop_flip"),
+            "gan": dict(seed=None)}
 # Models whose initial weights are random draws.
 RANDOM_INIT = ("perceptron", "backprop_mlp", "mnist_convnet", "alexnet", "vgg16", "resnet50",
-               "resnet")
+               "resnet", "gan")
 
 
 def trained(name: str, seed: int) -> list[np.ndarray]:

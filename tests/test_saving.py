@@ -20,7 +20,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from cases import CASES, make, state
+from cases import CASES, make, prediction_inputs, state
 
 import keras_history
 from keras_history import cli, models
@@ -79,6 +79,7 @@ def test_every_milestone_has_a_case():
 def test_weights_file_round_trip(trained, name, tmp_path):
     model, x, _, _ = trained(name)
     model.save_weights(tmp_path / "m.weights.h5")
+    x = prediction_inputs(name, x)
     expected = model.predict(x, verbose=0)
     # Keras's own way, into a built model made by the same factory options...
     fresh, _, _, _ = make(name, fit=False)
@@ -238,7 +239,7 @@ def exported(trained, tmp_path_factory):
             label = f"{name}-{'trained' if fit else 'untrained'}"
             folder = tmp_path_factory.mktemp(label)
             jobs.append((built(model, x), folder / "saved"))
-            sample = as_served(model, x[:7])
+            sample = as_served(model, prediction_inputs(name, x)[:7])
             np.save(folder / "sample.npy", sample)
             np.save(folder / "expected.npy", model.predict(sample, verbose=0))
             folders[label] = str(folder)
@@ -445,8 +446,9 @@ def test_keras_file_round_trip_and_training_goes_on(trained, name, tmp_path):
     assert loaded.get_compile_config() == model.get_compile_config()
     for ours, theirs in zip(state(model), state(loaded), strict=True):
         np.testing.assert_array_equal(theirs, ours)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    inputs = prediction_inputs(name, x)
+    np.testing.assert_allclose(loaded.predict(inputs, verbose=0),
+                               model.predict(inputs, verbose=0), rtol=1e-6, atol=1e-6)
     # More epochs from the file must equal more epochs in memory: weights,
     # optimizer state and rule state (least-squares statistics...) all came back.
     for m in (model, loaded):

@@ -2,6 +2,7 @@
 
 from keras_history.layers.heaviside import Heaviside
 from keras_history.layers.local_response_normalization import LocalResponseNormalization
+from keras_history.layers.maxout import Maxout
 from keras_history.layers.pad_crop_flip import PadCropFlip
 
-__all__ = ["Heaviside", "LocalResponseNormalization", "PadCropFlip"]
+__all__ = ["Heaviside", "LocalResponseNormalization", "Maxout", "PadCropFlip"]

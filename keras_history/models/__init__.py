@@ -32,12 +32,14 @@ from keras_history.models.convolutional import (
     resnet50,
     vgg16,
 )
+from keras_history.models.generative import GAN, gan
 
 __all__ = [
     "VGG16",
     "AlexNet",
     "BackpropMLP",
     "CIFARResNet",
+    "GAN",
     "GradientDescent",
     "LearningRuleModel",
     "LeastSquares",
@@ -47,6 +49,7 @@ __all__ = [
     "ResNet50",
     "alexnet",
     "backprop_mlp",
+    "gan",
     "gradient_descent",
     "least_squares",
     "linear_regression",

@@ -74,6 +74,7 @@ class CheckedInputsMixin:
     """
 
     needs_targets = True  # False where the data only counts steps (gradient descent)
+    weighted_samples = True  # False where the historical rule has no place for sample weights
 
     def check_data(self, x, y):
         raise NotImplementedError
@@ -153,6 +154,12 @@ class CheckedInputsMixin:
             kwargs["validation_data"] = self._checked(*data, targets=True)
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        for unsupported in ("sample_weight", "class_weight"):
+            if not self.weighted_samples and kwargs.get(unsupported) is not None:
+                raise ValueError(
+                    f"`{unsupported}` is not part of the historical rule of "
+                    f"{type(self).__name__}; pass the samples as they are."
+                )
         x, y = self._checked(x, y, targets=True)
         self._checked_validation_data(kwargs)
         if not self.built and isinstance(x, np.ndarray):
@@ -206,6 +213,7 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
             moves (`progress_chunks`), with the same results.
     """
 
+    weighted_samples = False
     default_learning_rate = 0.01
     logs_latest = False
     cost_is_a_mean = True  # over samples, so batches of any size weigh by their size
@@ -259,12 +267,6 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         self.loss = self.cost  # what the rule lowers and `evaluate` reports
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        for unsupported in ("sample_weight", "class_weight"):
-            if kwargs.get(unsupported) is not None:
-                raise ValueError(
-                    f"`{unsupported}` is not part of the historical rule of "
-                    f"{type(self).__name__}; pass the samples as they are."
-                )
         callbacks = list(kwargs.pop("callbacks", None) or [])
         verbose = kwargs.get("verbose", args[2] if len(args) > 2 else "auto")
         progress = None
