@@ -16,6 +16,11 @@ def _digits():
     return x[:64, :, :, None] / np.float32(255), y[:64]
 
 
+def _reber_strings():
+    """Four short embedded Reber strings, one-hot and padded: (4, steps, 7)."""
+    return datasets.reber.load_data(train=4, test=1, seed=3)[0]
+
+
 # name -> (factory options, training data, fit options): small, quick cases.
 CASES = {
     "least_squares": (dict(), datasets.wheat_and_bread, dict(batch_size=2)),
@@ -24,6 +29,10 @@ CASES = {
     "perceptron": (dict(seed=1), lambda: datasets.logic_gate("or"), dict(batch_size=1)),
     "backprop_mlp": (dict(seed=1, steps_per_batch=20), lambda: datasets.logic_gate("xor"),
                      dict()),
+    # Small nets on four strings: every fit is four online updates.
+    "elman_rnn": (dict(seed=1, hidden_units=3), _reber_strings, dict(batch_size=2)),
+    "lstm_1997": (dict(seed=1, blocks=2, cells_per_block=1), _reber_strings,
+                  dict(batch_size=2)),
     # Without dropout, whose masks a reloaded model draws afresh (docs/saving.md).
     "mnist_convnet": (dict(dropout_rate=0.0), _digits, dict(batch_size=32)),
 }

@@ -21,19 +21,29 @@ from keras_history.models.classic import (
     perceptron,
 )
 from keras_history.models.convolutional import MNISTConvNet, mnist_convnet
+from keras_history.models.recurrent import (
+    ElmanNetwork,
+    LongShortTermMemory,
+    elman_rnn,
+    lstm_1997,
+)
 
 __all__ = [
     "BackpropMLP",
+    "ElmanNetwork",
     "GradientDescent",
     "LearningRuleModel",
     "LeastSquares",
     "LinearRegression",
+    "LongShortTermMemory",
     "MNISTConvNet",
     "Perceptron",
     "backprop_mlp",
+    "elman_rnn",
     "gradient_descent",
     "least_squares",
     "linear_regression",
+    "lstm_1997",
     "mnist_convnet",
     "perceptron",
 ]
