@@ -90,7 +90,8 @@ def check_savedmodel(model: keras.Model, path: str | os.PathLike,
     Args:
         model: the model the SavedModel was exported from.
         path: the SavedModel folder.
-        sample: inputs to compare on; default: 7 random inputs in [0, 1).
+        sample: inputs to compare on; default: 7 random inputs in [0, 1)
+            (5 steps long where the model takes sequences of any length).
         atol: the largest absolute difference allowed.
 
     Returns:
@@ -103,7 +104,9 @@ def check_savedmodel(model: keras.Model, path: str | os.PathLike,
 
     if sample is None:
         shape = backend.input_shape(model)
-        sample = np.random.default_rng(0).random((7, *shape[1:]), dtype=np.float32)
+        # An axis of any length (a sequence's steps) gets 5.
+        dims = [5 if d is None else d for d in shape[1:]]
+        sample = np.random.default_rng(0).random((7, *dims), dtype=np.float32)
     sample = np.asarray(sample, dtype="float32")
     reloaded = tf.saved_model.load(str(path))  # kept alive while its functions run
     if "serving_default" not in reloaded.signatures:

@@ -13,7 +13,8 @@ processed; we judge them with the weights at the chunk's end.)
     KERAS_BACKEND=jax python scripts/benchmark_adding.py --trials 5 --length 100
 
 One JSON line per trial goes to `--out`; with `--save-weights DIR` the first
-successful net's weights are kept for the figures.
+trial's net is saved there after every chunk (weights and a JSON note of the
+sequences it has seen), for the figures.
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ def trial(seed: int, length: int, budget: int, chunk: int, save: str | None) -> 
         training_time += time.perf_counter() - start
         seen += chunk
         y_pred = model.predict_on_batch(x)
+        if save and seed == 0:  # the first trial's net, as far as it got, for the figures
+            os.makedirs(save, exist_ok=True)
+            model.save_weights(os.path.join(save, f"adding_T{length}.weights.h5"))
+            with open(os.path.join(save, f"adding_T{length}.json"), "w") as file:
+                json.dump(dict(sequences=seen, net=NET, seed=seed), file)
         if adding.correct(y_pred, y).all() and np.mean((y_pred - y) ** 2) < 0.01:
             success = seen
             break
-    if success and save:
-        os.makedirs(save, exist_ok=True)
-        path = os.path.join(save, f"adding_T{length}.weights.h5")
-        if not os.path.exists(path):
-            model.save_weights(path)
     return dict(task=f"adding T={length}", seed=seed, backend=keras.backend.backend(),
                 budget=budget, chunk=chunk, sequences_to_success=success, sequences=seen,
                 seconds_per_1000=1000 * training_time / seen)

@@ -64,6 +64,25 @@ def trial(config: str, seed: int, budget: int, check_every: int) -> dict:
                 seconds_per_1000=1000 * training_time / seen)
 
 
+def summary(paths: list[str]) -> str:
+    """A markdown table of the trials in the JSON-lines files `paths`."""
+    trials: dict[str, list[dict]] = {}
+    for path in paths:
+        with open(path) as lines:
+            for line in lines:
+                result = json.loads(line)
+                trials.setdefault(result["config"], []).append(result)
+    rows = ["| configuration | trials | solved | mean strings to success (solved trials) "
+            "| budget | s / 1,000 strings |", "|---|---|---|---|---|---|"]
+    for config, runs in trials.items():
+        solved = [r["sequences_to_success"] for r in runs if r["sequences_to_success"]]
+        mean = f"{np.mean(solved):,.0f}" if solved else "—"
+        speed = np.median([r["seconds_per_1000"] for r in runs])
+        rows.append(f"| {config} | {len(runs)} | {len(solved)} ({len(solved) / len(runs):.0%}) "
+                    f"| {mean} | {runs[0]['budget']:,} | {speed:.2f} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS)[:3], choices=CONFIGS)
@@ -71,7 +90,12 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=100_000)
     parser.add_argument("--check-every", type=int, default=500)
     parser.add_argument("--out", default="docs/results/reber.jsonl")
+    parser.add_argument("--summary", nargs="+", metavar="JSONL",
+                        help="print a table of these result files instead of training")
     args = parser.parse_args()
+    if args.summary:
+        print(summary(args.summary))
+        return
     with open(args.out, "a") as out:
         for config in args.configs:
             for seed in range(args.trials):
