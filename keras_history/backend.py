@@ -51,14 +51,25 @@ def repeat(step: Callable[[], None], times: int, variables: Sequence[keras.Varia
     The loop carries the variables' values, so the compiled graph holds one
     copy of the step however many times it runs.
     """
-    if times == 1 or BACKEND == "torch":
+    if times == 1:
+        step()
+        return
+    loop(lambda _: step(), times, variables)
+
+
+def loop(step: Callable[[object], None], times, variables: Sequence[keras.Variable]):
+    """Run `step(i)` for i = 0 .. times-1 in one compiled loop; `step` assigns `variables`.
+
+    `times` may be a tensor (a batch's size, unknown until it runs).
+    """
+    if BACKEND == "torch":
         # PyTorch runs eagerly: a plain loop is its compiled loop.
-        for _ in range(times):
-            step()
+        for index in range(int(times)):
+            step(index)
         return
 
-    def body(_, values):
-        return run_stateless(step, variables, values)[1]
+    def body(index, values):
+        return run_stateless(lambda: step(index), variables, values)[1]
 
     values = keras.ops.fori_loop(0, times, body, [v.value for v in variables])
     for variable, value in zip(variables, values):
@@ -78,9 +89,15 @@ def value_and_grad(
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
+        # Inside a compiled `loop` the variables are read from a StatelessScope:
+        # the gradient is taken with respect to the values the scope hands out.
+        scope = get_stateless_scope()
+        sources = [v if scope is None or scope.get_current_value(v) is None
+                   else scope.get_current_value(v) for v in variables]
         with tf.GradientTape() as tape:
+            tape.watch([s for s in sources if not isinstance(s, keras.Variable)])
             loss, aux = loss_fn()
-        return loss, aux, tape.gradient(loss, list(variables))
+        return loss, aux, tape.gradient(loss, sources)
     if BACKEND == "torch":
         import torch
 

@@ -258,17 +258,19 @@ def _samples(model: keras.Model, sample: np.ndarray | None):
     For a pixel model `levels` are uint8 images (else None); given uint8, the
     float sample is `levels / 255`, so one `predict` serves both.
     """
-    shape = backend.input_shape(model)
+    # An axis of any length (a sequence's steps) is given 5 in the default sample.
+    dims = [5 if d is None else d for d in backend.input_shape(model)[1:]]
     pixels = serving_contract(model).pixels
     rng = np.random.default_rng(0)
     if sample is None:
-        sample = (rng.integers(0, 256, (7, *shape[1:])).astype("uint8") if pixels
-                  else rng.random((7, *shape[1:]), dtype=np.float32))
+        sample = (rng.integers(0, 256, (7, *dims)).astype("uint8") if pixels
+                  else rng.random((7, *dims), dtype=np.float32))
     sample = np.asarray(sample)
     levels = sample.astype("uint8") if pixels and np.issubdtype(sample.dtype, np.integer) \
         else None
     floats = (sample.astype("float32") / np.float32(255) if levels is not None
-              else sample.astype("float32")).reshape(-1, *shape[1:])
+              else sample.astype("float32"))
+    floats = _shaped(floats, backend.input_shape(model))
     expected = np.asarray(model.predict(floats, verbose=0))
     if not pixels or levels is not None:
         return floats, levels, expected, expected
@@ -301,6 +303,14 @@ def _compare(model: keras.Model, path, what: str, runs: Iterable[tuple[str, Call
     return difference
 
 
+def _shaped(array: np.ndarray, shape) -> np.ndarray:
+    """`array` with the rows of an input of `shape`; axes of any length (None) are kept."""
+    dims = shape[1:]
+    if all(isinstance(d, (int, np.integer)) and d > 0 for d in dims):
+        return array.reshape(-1, *dims)
+    return array
+
+
 def _feeds(model: keras.Model, sample: np.ndarray | None) -> Callable:
     """`feed(dtype, shape)`: the sample and expected outputs for an input of that kind."""
     floats, levels, expected, expected_levels = _samples(model, sample)
@@ -310,8 +320,8 @@ def _feeds(model: keras.Model, sample: np.ndarray | None) -> Callable:
             if levels is None:
                 raise ExportMismatchError(f"An export of {model.name} takes uint8 input, but "
                                           f"{model.name} does not declare pixels.")
-            return levels.reshape(-1, *shape[1:]), expected_levels
-        return floats.reshape(-1, *shape[1:]), expected
+            return _shaped(levels, shape), expected_levels
+        return _shaped(floats, shape), expected
 
     return feed
 

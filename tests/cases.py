@@ -27,10 +27,16 @@ def _padded_digits(size: int, samples: int = 16):
 # The ImageNet-era nets at a sixteenth of their width, without dropout, on small inputs.
 SMALL = dict(width=1 / 16, classes=10)
 
+
 def _images():
     """Images without labels, for the GAN."""
     (x, _), _ = datasets.mnist.load_sample()
     return x[:32] / np.float32(255), None
+
+
+def _reber_strings():
+    """Four short embedded Reber strings, one-hot and padded: (4, steps, 7)."""
+    return datasets.reber.load_data(train=4, test=1, seed=3)[0]
 
 
 # name -> (factory options, training data, fit options): small, quick cases.
@@ -41,6 +47,10 @@ CASES = {
     "perceptron": (dict(seed=1), lambda: datasets.logic_gate("or"), dict(batch_size=1)),
     "backprop_mlp": (dict(seed=1, steps_per_batch=20), lambda: datasets.logic_gate("xor"),
                      dict()),
+    # Small nets on four strings: every fit is four online updates.
+    "elman_rnn": (dict(seed=1, hidden_units=3), _reber_strings, dict(batch_size=2)),
+    "lstm_1997": (dict(seed=1, blocks=2, cells_per_block=1), _reber_strings,
+                  dict(batch_size=2)),
     # Without dropout, whose masks a reloaded model draws afresh (docs/saving.md).
     "mnist_convnet": (dict(dropout_rate=0.0), _digits, dict(batch_size=32)),
     "alexnet": (dict(input_shape=(67, 67, 1), dropout_rate=0.0, **SMALL),

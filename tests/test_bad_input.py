@@ -32,6 +32,7 @@ NAMES = sorted(FACTORIES)
 # by design (gradient descent's data only counts steps; regression targets may
 # be any real number).
 CLASS_IDS = r"class ids of shape \(N,\) or one-hot of shape \(N, 10\)"
+SEQUENCES = r"\(samples, steps, 7\)"
 EXPECT = {
     "least_squares": dict(x=r"\(samples, (features|1)\)", y=r"\(samples, 1\)",
                           high=None, low=None, fraction=None),
@@ -44,6 +45,11 @@ EXPECT = {
     "backprop_mlp": dict(x=r"\(samples, 2\)", y=r"\(samples, 1\)",
                          high=(2.0, r"must lie in \[0, 1\]"), low=(-0.5, r"must lie in \[0, 1\]"),
                          fraction=None),
+    # Sequences: a step more in `x` than in `y` is a shape error too.
+    "elman_rnn": dict(x=SEQUENCES, y=SEQUENCES, high=(2.0, r"must lie in \[0, 1\]"),
+                      low=(-0.5, r"must lie in \[0, 1\]"), fraction=None),
+    "lstm_1997": dict(x=SEQUENCES, y=SEQUENCES, high=(2.0, r"must lie in \[0, 1\]"),
+                      low=(-0.5, r"must lie in \[0, 1\]"), fraction=None),
     "mnist_convnet": dict(x=r"\(N, 28, 28, 1\)", y=CLASS_IDS,
                           high=(10, r"class ids in 0\.\.9"), low=(-1, r"class ids in 0\.\.9"),
                           fraction=(0.5, "whole-number class ids"),

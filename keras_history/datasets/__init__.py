@@ -1,14 +1,17 @@
-"""The data of the seed snippets, MNIST and Fashion-MNIST.
+"""The data of the seed snippets, MNIST, Fashion-MNIST, and the sequence tasks of 1990s
+recurrent nets.
 
 Everything here is returned as NumPy arrays `(x, y)` with float32 features
-and targets of shape (samples, 1), ready for `model.fit(x, y)`.
+and targets of shape (samples, 1), ready for `model.fit(x, y)`; the sequence
+tasks (`reber`, `adding`) give (samples, steps, features) sequences padded with
+all-zero steps at their end.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from keras_history.datasets import fashion_mnist, idx, mnist
+from keras_history.datasets import adding, fashion_mnist, idx, mnist, reber
 
 # Price of wheat per kg and the average price of bread, from the linear-regression snippet.
 _WHEAT_AND_BREAD = [[0.5, 5.0], [0.6, 5.5], [0.8, 6.0], [1.1, 6.8], [1.4, 7.0]]
@@ -43,4 +46,4 @@ def logic_gate(name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-__all__ = ["fashion_mnist", "idx", "logic_gate", "mnist", "wheat_and_bread"]
+__all__ = ["adding", "fashion_mnist", "idx", "logic_gate", "mnist", "reber", "wheat_and_bread"]

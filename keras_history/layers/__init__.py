@@ -1,8 +1,11 @@
 """Layers that Keras 3 lacks and the milestones need."""
 
+from keras_history.layers.elman_rnn import ElmanRNN
 from keras_history.layers.heaviside import Heaviside
 from keras_history.layers.local_response_normalization import LocalResponseNormalization
+from keras_history.layers.lstm_1997 import LSTM1997
 from keras_history.layers.maxout import Maxout
 from keras_history.layers.pad_crop_flip import PadCropFlip
 
-__all__ = ["Heaviside", "LocalResponseNormalization", "Maxout", "PadCropFlip"]
+__all__ = ["ElmanRNN", "Heaviside", "LSTM1997", "LocalResponseNormalization", "Maxout",
+           "PadCropFlip"]

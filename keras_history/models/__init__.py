@@ -33,6 +33,12 @@ from keras_history.models.convolutional import (
     vgg16,
 )
 from keras_history.models.generative import GAN, gan
+from keras_history.models.recurrent import (
+    ElmanNetwork,
+    LongShortTermMemory,
+    elman_rnn,
+    lstm_1997,
+)
 
 __all__ = [
     "VGG16",
@@ -40,19 +46,23 @@ __all__ = [
     "BackpropMLP",
     "CIFARResNet",
     "GAN",
+    "ElmanNetwork",
     "GradientDescent",
     "LearningRuleModel",
     "LeastSquares",
     "LinearRegression",
+    "LongShortTermMemory",
     "MNISTConvNet",
     "Perceptron",
     "ResNet50",
     "alexnet",
     "backprop_mlp",
+    "elman_rnn",
     "gan",
     "gradient_descent",
     "least_squares",
     "linear_regression",
+    "lstm_1997",
     "mnist_convnet",
     "perceptron",
     "resnet",

@@ -1,0 +1,109 @@
+"""The embedded Reber grammar (Hochreiter & Schmidhuber 1997, Table 1): LSTM vs Elman.
+
+Each trial: a fresh seeded training and test set (256 strings each), a fresh
+seeded net, online training on training strings drawn at random (one update
+per string), and every `--check-every` strings the paper's success test:
+every symbol of every training and test string predicted (the possible next
+symbols are the most active outputs). A trial succeeds at the first check
+that passes; it fails when `--budget` strings are used up.
+
+    KERAS_BACKEND=jax python scripts/benchmark_reber.py --trials 10 --budget 100000
+
+Writes one JSON line per trial to `--out` (default docs/results/reber.jsonl)
+and prints a summary table. Speed: also reports seconds per 1,000 training
+strings (training only, checks excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import keras
+import numpy as np
+
+from keras_history import models
+from keras_history.datasets import reber
+
+CONFIGS = {
+    # name: (factory, options) -- the rows of the paper's Table 1 we reproduce
+    "lstm-3x2-lr0.5": (models.lstm_1997, dict(blocks=3, cells_per_block=2, learning_rate=0.5)),
+    "lstm-4x1-lr0.1": (models.lstm_1997, dict(blocks=4, cells_per_block=1, learning_rate=0.1)),
+    "elman-15-lr0.1": (models.elman_rnn, dict(hidden_units=15, learning_rate=0.1)),
+    "lstm-3x2-lr0.5-bptt": (models.lstm_1997, dict(blocks=3, cells_per_block=2,
+                                                    learning_rate=0.5, gradient="bptt")),
+    "elman-15-lr0.1-bptt": (models.elman_rnn, dict(hidden_units=15, learning_rate=0.1,
+                                                    gradient="bptt")),
+}
+
+
+def solved(model, sets) -> bool:
+    return all(reber.predicted(model.predict_on_batch(x), x, allowed).all()
+               for x, allowed in sets)
+
+
+def trial(config: str, seed: int, budget: int, check_every: int) -> dict:
+    factory, options = CONFIGS[config]
+    (x, y), (x_test, _) = reber.load_data(seed=seed)
+    model = factory(seed=seed, **options)
+    checks = [(data, reber.allowed_next(data)) for data in (x, x_test)]
+    rng = np.random.default_rng(seed + 10_000)
+    seen, training_time, success = 0, 0.0, None
+    while seen < budget:
+        picks = rng.integers(len(x), size=check_every)
+        start = time.perf_counter()
+        model.train_on_batch(x[picks], y[picks])
+        training_time += time.perf_counter() - start
+        seen += check_every
+        if solved(model, checks):
+            success = seen
+            break
+    return dict(config=config, seed=seed, backend=keras.backend.backend(), budget=budget,
+                check_every=check_every, sequences_to_success=success, sequences=seen,
+                seconds_per_1000=1000 * training_time / seen)
+
+
+def summary(paths: list[str]) -> str:
+    """A markdown table of the trials in the JSON-lines files `paths`."""
+    trials: dict[str, list[dict]] = {}
+    for path in paths:
+        with open(path) as lines:
+            for line in lines:
+                result = json.loads(line)
+                trials.setdefault(result["config"], []).append(result)
+    rows = ["| configuration | trials | solved | mean strings to success (solved trials) "
+            "| budget | s / 1,000 strings |", "|---|---|---|---|---|---|"]
+    for config, runs in trials.items():
+        solved = [r["sequences_to_success"] for r in runs if r["sequences_to_success"]]
+        mean = f"{np.mean(solved):,.0f}" if solved else "—"
+        speed = np.median([r["seconds_per_1000"] for r in runs])
+        rows.append(f"| {config} | {len(runs)} | {len(solved)} ({len(solved) / len(runs):.0%}) "
+                    f"| {mean} | {runs[0]['budget']:,} | {speed:.2f} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS)[:3], choices=CONFIGS)
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=100_000)
+    parser.add_argument("--check-every", type=int, default=500)
+    parser.add_argument("--out", default="docs/results/reber.jsonl")
+    parser.add_argument("--summary", nargs="+", metavar="JSONL",
+                        help="print a table of these result files instead of training")
+    args = parser.parse_args()
+    if args.summary:
+        print(summary(args.summary))
+        return
+    with open(args.out, "a") as out:
+        for config in args.configs:
+            for seed in range(args.trials):
+                result = trial(config, seed, args.budget, args.check_every)
+                print(json.dumps(result), flush=True)
+                out.write(json.dumps(result) + "\n")
+                out.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Milestones 6 and 7: Elman's simple recurrent net (1990) and the LSTM of 1997.
+
+The cells against NumPy, the carousel, the truncated gradient against full
+backpropagation through time, the online rule, the data generators and the
+paper's weight counts. (Saving, export, bad input, determinism and interrupted
+training are in the cross-cutting test files, through tests/cases.py.)
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from cases import numpy
+
+from keras_history import backend, datasets, layers, models
+from keras_history.datasets import adding, reber
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def lstm_reference(layer, x):
+    """The 1997 equations, written out in NumPy for one unpadded batch."""
+    kernel, recurrent = numpy(layer.kernel), numpy(layer.recurrent_kernel)
+    gate_bias = numpy(layer.gate_bias)
+    cells, blocks, size = layer.cells, layer.blocks, layer.cells_per_block
+    state = np.zeros((len(x), cells))
+    fed_back = np.zeros((len(x), layer.feedback))
+    states, outputs = [], []
+    for t in range(x.shape[1]):
+        net = x[:, t] @ kernel + fed_back @ recurrent
+        gates = sigmoid(net[:, cells:] + gate_bias)
+        y_in = np.repeat(gates[:, :blocks], size, axis=1)
+        y_out = np.repeat(gates[:, blocks:2 * blocks], size, axis=1)
+        if layer.forget_gate:
+            state = np.repeat(gates[:, 2 * blocks:], size, axis=1) * state
+        state = state + y_in * (4 * sigmoid(net[:, :cells]) - 2)   # g in [-2, 2]
+        y_c = y_out * (2 * sigmoid(state) - 1)                      # h in [-1, 1]
+        fed_back = np.concatenate([y_c, gates], axis=1)
+        states.append(state)
+        outputs.append(y_c)
+    return np.stack(outputs, 1), np.stack(states, 1)
+
+
+@pytest.mark.parametrize("forget_gate", [False, True])
+def test_lstm_cell_follows_the_1997_equations(forget_gate):
+    layer = layers.LSTM1997(blocks=2, cells_per_block=3, forget_gate=forget_gate, seed=4,
+                            output_gate_bias=[-1.0, -2.0])
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 6, 4)).astype("float32")
+    trace = layer.trace(x)
+    outputs, states = lstm_reference(layer, x)
+    np.testing.assert_allclose(numpy(trace["cell_output"]), outputs, atol=1e-5)
+    np.testing.assert_allclose(numpy(trace["cell_state"]), states, atol=1e-5)
+    np.testing.assert_allclose(numpy(layer(x)), outputs, atol=1e-5)
+    # The fixed output gate biases; the input gate ones were drawn in [-0.2, 0.2].
+    np.testing.assert_array_equal(numpy(layer.gate_bias)[2:4], [-1.0, -2.0])
+    assert np.all(np.abs(numpy(layer.gate_bias)[:2]) <= 0.2)
+
+
+def test_elman_layer_copies_its_hidden_layer_into_the_context():
+    layer = layers.ElmanRNN(5, seed=2)
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 4, 3)).astype("float32")
+    outputs = numpy(layer(x))
+    kernel, context, bias = (numpy(w) for w in (layer.kernel, layer.context_kernel, layer.bias))
+    hidden, expected = np.zeros((2, 5)), []
+    for t in range(4):
+        hidden = sigmoid(x[:, t] @ kernel + hidden @ context + bias)
+        expected.append(hidden)
+    np.testing.assert_allclose(outputs, np.stack(expected, 1), atol=1e-6)
+
+
+def test_padding_steps_hold_the_state_and_output_zeros():
+    layer = layers.LSTM1997(blocks=1, cells_per_block=2, seed=0)
+    x = np.random.default_rng(2).uniform(-1, 1, (1, 5, 3)).astype("float32")
+    padded = np.concatenate([x, np.zeros((1, 3, 3), "float32")], axis=1)
+    trace = {k: numpy(v) for k, v in layer.trace(padded).items()}
+    np.testing.assert_allclose(trace["cell_output"][:, :5], numpy(layer(x)), atol=1e-6)
+    assert np.all(trace["cell_output"][:, 5:] == 0)
+
+
+def test_the_carousel_keeps_its_value_exactly_while_the_input_gate_is_shut():
+    layer = layers.LSTM1997(blocks=1, cells_per_block=1, input_gate_bias=-60.0,
+                            output_gate_bias=0.0, seed=0)
+    layer.build((None, None, 2))
+    kernel = np.zeros((2, 3), "float32")
+    kernel[0, 0], kernel[0, 1] = 1.0, 120.0   # feature 0 writes, and opens the input gate
+    layer.kernel.assign(kernel)
+    layer.recurrent_kernel.assign(np.zeros((3, 3), "float32"))
+    steps = np.zeros((1, 40, 2), "float32")
+    steps[0, 0, 0] = 1.0                                             # store once...
+    steps[0, 1:, 1] = np.random.default_rng(3).uniform(-1, 1, 39)   # ...then noise only
+    state = numpy(layer.trace(steps)["cell_state"])[0, :, 0]
+    assert state[0] == pytest.approx(4 * sigmoid(1.0) - 2, rel=1e-5)  # g(1), gate open
+    np.testing.assert_array_equal(state[1:], np.full(39, state[0]))   # 39 steps, no drift
+
+
+def gradients(model, x, y):
+    def loss_fn():
+        y_pred = model(x)
+        return model.cost(y, y_pred, x), y_pred
+    return [numpy(g) for g in backend.value_and_grad(loss_fn, model.trainable_variables)[2]]
+
+
+def test_truncation_cuts_exactly_the_paths_through_the_fed_back_activations():
+    (x, y), _ = reber.load_data(train=2, test=1, seed=5)
+    truncated, full = (models.lstm_1997(blocks=2, cells_per_block=2, gradient=gradient, seed=3)
+                       for gradient in ("truncated", "bptt"))
+    # Same weights, same predictions: truncation changes only the gradient...
+    np.testing.assert_allclose(numpy(truncated(x)), numpy(full(x)), atol=1e-6)
+    # ...and with the fed-back weights, full BPTT also sends errors back through them.
+    assert np.max(np.abs(gradients(truncated, x, y)[1] - gradients(full, x, y)[1])) > 1e-4
+    # Without them the carousel is the only path back in time, and the two agree.
+    for model in (truncated, full):
+        model.recurrent.recurrent_kernel.assign(np.zeros(model.recurrent.recurrent_kernel.shape))
+    for a, b in zip(gradients(truncated, x, y), gradients(full, x, y)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_elman_truncation_backpropagates_one_step_only():
+    x = np.random.default_rng(4).uniform(0.1, 1, (1, 6, 7)).astype("float32")
+    y = np.full((1, 6, 7), 0.5, "float32")
+    truncated, full = (models.elman_rnn(gradient=gradient, seed=1)
+                       for gradient in ("truncated", "bptt"))
+    assert truncated.recurrent.truncate and not full.recurrent.truncate
+    context = [w.path for w in truncated.trainable_variables].index(
+        truncated.recurrent.context_kernel.path)
+    one_step, through_time = gradients(truncated, x, y)[context], gradients(full, x, y)[context]
+    # The context kernel still learns (its input, the copy, is held constant)...
+    assert np.any(one_step != 0)
+    # ...but from one step of error, where BPTT adds the errors of later steps.
+    assert np.max(np.abs(one_step - through_time)) > 1e-6
+
+
+def test_one_update_per_sequence_whatever_the_batch():
+    (x, y), _ = reber.load_data(train=3, test=1, seed=6)
+    batched, one_by_one = models.lstm_1997(seed=2), models.lstm_1997(seed=2)
+    batched.fit(x, y, batch_size=3, epochs=1, shuffle=False, verbose=0)
+    one_by_one.fit(x, y, batch_size=1, epochs=1, shuffle=False, verbose=0)
+    assert int(numpy(batched.optimizer.iterations)) == 3
+    for a, b in zip(batched.weights, one_by_one.weights):
+        np.testing.assert_allclose(numpy(a), numpy(b), rtol=1e-5, atol=1e-6)
+
+
+def test_the_update_is_the_learning_rate_times_the_sequence_gradient():
+    (x, y), _ = reber.load_data(train=1, test=1, seed=7)
+    model = models.elman_rnn(hidden_units=4, learning_rate=0.3, seed=0)
+    before = [numpy(w) for w in model.trainable_variables]
+    grads = gradients(model, x, y)
+    model.fit(x, y, epochs=1, verbose=0)
+    for old, grad, new in zip(before, grads, model.trainable_variables):
+        np.testing.assert_allclose(numpy(new), old - 0.3 * grad, rtol=1e-5, atol=1e-6)
+
+
+def test_the_papers_weight_counts():
+    # Table 1 (Reber): 276 and 264 weights; Table 7 (adding): 93.
+    assert models.lstm_1997().count_params() == 276
+    assert models.lstm_1997(blocks=4, cells_per_block=1).count_params() == 264
+    adding_net = models.lstm_1997(blocks=2, input_features=2, units=1, cell_bias=True,
+                                  output_bias=True, return_sequences=False)
+    assert adding_net.count_params() == 93
+    np.testing.assert_array_equal(numpy(models.lstm_1997().recurrent.gate_bias)[3:],
+                                  [-1.0, -2.0, -3.0])  # the staggered output gate biases
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason=(
+    "PyTorch runs each time step's ops eagerly, about 0.5 s a sequence on the test machine; "
+    "the same rule code is checked on PyTorch by the equivalence tests above"))
+def test_lstm_learns_the_grammar_s_local_structure_in_256_updates():
+    (x, y), (x_test, _) = reber.load_data(train=64, test=64, seed=0)
+    allowed = reber.allowed_next(x_test)
+
+    def steps_predicted(model):
+        y_pred = model.predict(x_test, verbose=0)
+        lowest = np.where(allowed, y_pred, np.inf).min(-1)
+        highest = np.where(allowed, -np.inf, y_pred).max(-1)
+        real = allowed.any(-1)  # not the padding
+        return np.sum((lowest > highest) & real) / np.sum(real)
+
+    model = models.lstm_1997(seed=0)
+    before = steps_predicted(model)
+    model.fit(x, y, batch_size=64, epochs=4, verbose=0)   # 256 online updates
+    # Measured: about 0.10 of the test steps before, 0.42 after (JAX, seed 0).
+    assert before < 0.2 and steps_predicted(model) > 0.3
+
+
+def test_sequence_data_is_checked_before_training():
+    (x, y), _ = reber.load_data(train=3, test=1, seed=8)
+    model = models.lstm_1997(seed=0)
+    gap = x.copy()
+    gap[0, 1] = 0.0
+    with pytest.raises(ValueError, match=r"sequence 0 has an all-zero step at 1.*pad_sequences"):
+        model.fit(gap, y, verbose=0)
+    with pytest.raises(ValueError, match=r"sequence 2 has no step"):
+        model.predict(np.concatenate([x[:2], np.zeros_like(x[:1])]), verbose=0)
+    with pytest.raises(ValueError, match=r"rectangular.*pad_sequences"):
+        model.predict([x[0].tolist(), x[1, :3].tolist()], verbose=0)
+    with pytest.raises(ValueError, match=r"`y` must have shape \(samples, steps, 7\) with the "
+                       rf"{x.shape[1] + 1} steps of `x`"):
+        model.fit(np.pad(x, ((0, 0), (0, 1), (0, 0))), y, verbose=0)
+    with pytest.raises(ValueError, match=r"`x` must have shape \(samples, steps, 7\)"):
+        model.predict(x[..., :5], verbose=0)
+    end_only = models.lstm_1997(units=1, return_sequences=False, seed=0)
+    with pytest.raises(ValueError, match=r"`y` must have shape \(samples, 1\), got"):
+        end_only.fit(x, y, verbose=0)
+    assert int(numpy(model.optimizer.iterations)) == 0
+
+
+def test_bad_factory_options_are_named():
+    for options, message in [
+        (dict(gradient="rtrl"), "`gradient` must be one of 'truncated', 'bptt'"),
+        (dict(blocks=0), "`blocks` must be an integer >= 1"),
+        (dict(cells_per_block=1.5), "`cells_per_block` must be an integer >= 1"),
+        (dict(output_gate_bias=[-1.0]), r"`output_gate_bias` must be None, a finite number "
+                                        r"or 3 finite numbers"),
+        (dict(input_features=0), "`input_features` must be an integer >= 1"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            models.lstm_1997(**options)
+
+
+def test_embedded_reber_strings_follow_the_grammar():
+    rng = np.random.default_rng(0)
+    strings = [reber.embedded_reber_string(rng) for _ in range(300)]
+    for string in strings:
+        assert string[0] == "B" and string[-1] == "E" and string[1] == string[-2] in "TP"
+        assert len(reber.possible_next(string)) == len(string) - 1  # valid, or it raises
+    assert {s[1] for s in strings} == {"T", "P"}
+    assert min(map(len, strings)) == 9   # B T B T X S E T E: the shortest
+    assert reber.possible_next("BTBTXSETE") == ["TP", "B", "TP", "SX", "XS", "E", "T", "E"]
+    for bad, message in [("BTBTXSEPE", "'P' at position 7.*only T"),
+                         ("BTBTXXE", "'E' at position 6.*only T or V"),
+                         ("BTBTXSET", "ends early")]:
+        with pytest.raises(ValueError, match=message):
+            reber.possible_next(bad)
+
+
+def test_reber_data_is_seeded_one_hot_and_keeps_test_strings_unseen():
+    (x, y), (x_test, y_test) = reber.load_data(seed=1)
+    (x2, _), _ = reber.load_data(seed=1)
+    (x3, _), _ = reber.load_data(seed=2)
+    assert x.shape[0] == x_test.shape[0] == 256 and x.shape[2] == 7
+    np.testing.assert_array_equal(x, x2)
+    assert not np.array_equal(x, x3)
+    train, test = reber.decode(x), reber.decode(x_test)
+    assert not set(train) & set(test)
+    # y is x shifted by one: each target is the next input symbol.
+    steps = x.any(-1)
+    np.testing.assert_array_equal(y[:, :-1][steps[:, 1:]], x[:, 1:][steps[:, 1:]])
+    # The criterion: outputs equal to `allowed_next` pass, the one-hot targets do not
+    # (they name one of two possible symbols where the grammar branches).
+    allowed = reber.allowed_next(x)
+    assert reber.predicted(allowed.astype("float32"), x).all()
+    assert not reber.predicted(y, x).any()
+    with pytest.raises(ValueError, match="holds 'Q' at position 2"):
+        reber.encode(["BTQ"])
+    with pytest.raises(ValueError, match="not one-hot"):
+        reber.decode(x * 0.5)
+
+
+def test_adding_problem_sequences_follow_the_paper():
+    x, y = adding.load_data(200, length=100, seed=3)
+    np.testing.assert_array_equal(x, adding.load_data(200, length=100, seed=3)[0])
+    lengths = x.any(-1).sum(1)
+    assert lengths.min() >= 100 and lengths.max() <= 110 and x.shape[1] == 110
+    for row, length in zip(x, lengths):
+        markers = row[:length, 1]
+        marked = np.flatnonzero(markers == 1)
+        assert len(marked) == 2 and marked[0] < 10 and marked[1] < 49
+        assert markers[-1] == -1 and np.all(np.abs(row[:length, 0]) <= 1)
+    targets = 0.5 + x[..., 0].__mul__(x[..., 1] == 1).sum(1) / 4
+    np.testing.assert_allclose(y[:, 0], targets, atol=1e-6)
+    assert adding.correct(y + 0.039, y).all() and not adding.correct(y + 0.041, y).any()
+    assert datasets.adding is adding
+
+
+def test_a_reloaded_lstm_keeps_its_configuration(tmp_path):
+    model = models.lstm_1997(blocks=2, cells_per_block=1, gradient="bptt", forget_gate=True,
+                             input_gate_bias=[-3.0, -6.0], seed=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.get_config() == model.get_config()
+    assert loaded.recurrent.forget_gate and not loaded.recurrent.truncate
+    x = reber.load_data(train=2, test=1)[0][0]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
