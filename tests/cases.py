@@ -26,6 +26,7 @@ CASES = {
                      dict()),
     # Without dropout, whose masks a reloaded model draws afresh (docs/saving.md).
     "mnist_convnet": (dict(dropout_rate=0.0), _digits, dict(batch_size=32)),
+    "lenet5": (dict(seed=1), _digits, dict(batch_size=16)),
 }
 
 

@@ -2,5 +2,10 @@
 
 from keras_history.layers.heaviside import Heaviside
 from keras_history.layers.local_response_normalization import LocalResponseNormalization
+from keras_history.layers.partial_conv import PartialConv2D
+from keras_history.layers.rbf import RBFOutput
+from keras_history.layers.squashing import Squashing
+from keras_history.layers.subsampling import Subsampling2D
 
-__all__ = ["Heaviside", "LocalResponseNormalization"]
+__all__ = ["Heaviside", "LocalResponseNormalization", "PartialConv2D", "RBFOutput", "Squashing",
+           "Subsampling2D"]

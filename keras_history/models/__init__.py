@@ -20,11 +20,12 @@ from keras_history.models.classic import (
     linear_regression,
     perceptron,
 )
-from keras_history.models.convolutional import MNISTConvNet, mnist_convnet
+from keras_history.models.convolutional import LeNet5, MNISTConvNet, lenet5, mnist_convnet
 
 __all__ = [
     "BackpropMLP",
     "GradientDescent",
+    "LeNet5",
     "LearningRuleModel",
     "LeastSquares",
     "LinearRegression",
@@ -32,6 +33,7 @@ __all__ = [
     "Perceptron",
     "backprop_mlp",
     "gradient_descent",
+    "lenet5",
     "least_squares",
     "linear_regression",
     "mnist_convnet",
