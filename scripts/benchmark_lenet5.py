@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--loss", choices=("eq8", "eq9"), default="eq8")
     parser.add_argument("--steps-per-execution", type=int, default=100)
     parser.add_argument("--out", default=None, help="append JSON rows to this file")
+    parser.add_argument("--save", default=None,
+                        help="save each seed's trained weights as SAVE_seed<N>.weights.h5")
     return parser.parse_args(argv)
 
 
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
               f"(whole training set, after pass {args.passes})", flush=True)
         report.record({"seed": seed, "pass": args.passes, "final_train_error":
                        1 - train["accuracy"]})
+        if args.save:
+            model.save_weights(f"{args.save}_seed{seed}.weights.h5")
 
 
 if __name__ == "__main__":

@@ -110,16 +110,15 @@ def test_the_eta_schedule_is_the_papers():
 
 
 def tiny_net():
-    """Dense 4 → 3 → 2 with squashing, in float64: no shared weights, no cross terms."""
-    stages = [keras.layers.Dense(3, dtype="float64"), Squashing(dtype="float64"),
-              keras.layers.Dense(2, dtype="float64"), Squashing(dtype="float64")]
+    """Dense 4 → 3 → 2 with squashing: no shared weights, no cross terms."""
+    stages = [keras.layers.Dense(3), Squashing(), keras.layers.Dense(2), Squashing()]
     shape = (None, 4)
     rng = np.random.default_rng(3)
     for stage in stages:
         stage.build(shape)
         shape = stage.compute_output_shape(shape)
         for variable in stage.trainable_variables:
-            variable.assign(rng.normal(0, 0.8, variable.shape))
+            variable.assign(rng.normal(0, 0.8, variable.shape).astype("float32"))
     variables = [v for stage in stages for v in stage.trainable_variables]
     return stages, variables
 
@@ -129,7 +128,7 @@ def test_second_derivatives_match_a_brute_force_second_derivative():
     # nothing: h_kk is the exact Gauss-Newton diagonal, i.e. the second derivative of
     # E(w) = mean_p |z_p(w) − z_p(w0)|² at w0, whose residual is zero.
     stages, variables = tiny_net()
-    x = np.random.default_rng(4).normal(0, 1, (5, 4))
+    x = np.random.default_rng(4).normal(0, 1, (5, 4)).astype("float32")
 
     def outputs():
         z = x
@@ -138,7 +137,7 @@ def test_second_derivatives_match_a_brute_force_second_derivative():
         return numpy(z)
 
     h = [numpy(v) for v in second_derivatives(stages, x, variables)]
-    start, step = outputs(), 1e-4
+    start, step = outputs().astype("float64"), 1e-2  # float32 nets: a step of 1e-2
     for variable, h_variable in zip(variables, h):
         original = numpy(variable)
         brute = np.zeros_like(original)
@@ -148,10 +147,11 @@ def test_second_derivatives_match_a_brute_force_second_derivative():
                 moved = original.copy()
                 moved[index] += sign * step
                 variable.assign(moved)
-                energies.append(np.mean(np.sum((outputs() - start) ** 2, axis=1)))
+                moved_outputs = outputs().astype("float64")
+                energies.append(np.mean(np.sum((moved_outputs - start) ** 2, axis=1)))
             variable.assign(original)
             brute[index] = sum(energies) / step**2  # (E(+s) − 2E(0) + E(−s)) / s², E(0) = 0
-        np.testing.assert_allclose(h_variable, brute, rtol=1e-4, err_msg=variable.path)
+        np.testing.assert_allclose(h_variable, brute, rtol=2e-3, err_msg=variable.path)
 
 
 def test_curvature_of_lenet5_is_positive_and_per_parameter(model):
