@@ -16,11 +16,14 @@ in docs/milestones/8-lenet-5.md with the machine and backend (KERAS_BACKEND).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import platform
 import time
+from pathlib import Path
 
 import keras
+import numpy as np
 
 from keras_history import models
 from keras_history.datasets import mnist
@@ -41,6 +44,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save", default=None,
                         help="save each seed's trained weights as SAVE_seed<N>.weights.h5")
     return parser.parse_args(argv)
+
+
+def load_fashion(folder: str) -> tuple:
+    """Fashion-MNIST's IDX files (MNIST's format; `mnist.load_data` refuses them by checksum)."""
+    def read(stem: str, offset: int) -> np.ndarray:
+        return np.frombuffer(gzip.open(Path(folder) / f"{stem}.gz").read(), np.uint8,
+                             offset=offset)
+
+    return ((read("train-images-idx3-ubyte", 16).reshape(-1, 28, 28),
+             read("train-labels-idx1-ubyte", 8)),
+            (read("t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28),
+             read("t10k-labels-idx1-ubyte", 8)))
 
 
 class PassReport(keras.callbacks.Callback):
@@ -72,7 +87,8 @@ class PassReport(keras.callbacks.Callback):
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    (x, y), (x_test, y_test) = mnist.load_data(args.data)
+    fashion = "fashion" in Path(args.data).name
+    (x, y), (x_test, y_test) = load_fashion(args.data) if fashion else mnist.load_data(args.data)
     print(f"LeNet-5 on {args.data}: {len(x)} training, {len(x_test)} test images; "
           f"backend {keras.backend.backend()}, {platform.machine()}, batch {args.batch_size}, "
           f"eta x{args.eta_scale}, loss {args.loss}", flush=True)

@@ -106,12 +106,12 @@ def digit_prototypes() -> np.ndarray:
     return np.array([[1.0 if c == "#" else -1.0 for c in row] for row in rows], "float32")
 
 
-def prototypes_for(classes: int, seed: int | None) -> np.ndarray:
-    """The digit bitmaps for 10 classes; otherwise random ±1 codes, which the paper
-    notes would do as well for classes that have no drawing."""
+def prototypes_for(classes: int) -> np.ndarray:
+    """The digit bitmaps for 10 classes; otherwise random ±1 codes (the paper notes
+    they would do as well), drawn with a fixed seed so a reloaded model has the same."""
     if classes == 10:
         return digit_prototypes()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(classes)
     return rng.choice([-1.0, 1.0], size=(classes, 84)).astype("float32")
 
 
@@ -204,7 +204,7 @@ class LeNet5(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
             layers.Flatten(name="flatten"),
             layers.Dense(84, name="f6"), Squashing(name="f6_squash"),
         ]
-        self.rbf = RBFOutput(prototypes_for(self.classes, seed), name="output")
+        self.rbf = RBFOutput(prototypes_for(self.classes), name="output")
         self.curvature = []
 
     def build(self, input_shape):
