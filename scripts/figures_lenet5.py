@@ -72,8 +72,11 @@ def error_curve_figure(path: Path, runs: list[str]) -> Path:
         rows = [json.loads(line) for line in Path(run).read_text().splitlines() if line]
         for seed in sorted({r["seed"] for r in rows}):
             passes = [r for r in rows if r["seed"] == seed and "test_error" in r]
-            ax.plot([r["pass"] for r in passes], [100 * r["test_error"] for r in passes],
-                    marker=".", label=f"ours, seed {seed} (test)")
+            line, = ax.plot([r["pass"] for r in passes], [100 * r["test_error"] for r in passes],
+                            marker=".", label=f"ours, seed {seed} (test)")
+            for final in (r for r in rows if r["seed"] == seed and "final_train_error" in r):
+                ax.plot([final["pass"]], [100 * final["final_train_error"]], "o",
+                        color=line.get_color(), label=f"ours, seed {seed}: training set")
     ax.axhline(100 * PAPER_TEST_ERROR, color="k", ls="--", lw=1, label="paper: 0.95% test")
     ax.plot([19], [100 * PAPER_TRAIN_ERROR], "kx", label="paper: 0.35% train, pass 19")
     ax.set_xlabel("pass through the 60,000 training digits")
