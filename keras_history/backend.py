@@ -184,6 +184,29 @@ def values_and_grads(
     raise NotImplementedError(f"keras_history does not support the {BACKEND!r} backend.")
 
 
+def compiled_reader(fn: Callable, variables: Sequence[keras.Variable]) -> Callable:
+    """`fn(*tensors)` compiled once for this backend. It may read `variables`, not assign them.
+
+    Used for computations a rule needs outside `fit`'s steps (LeNet-5's
+    curvature estimate before each pass): TensorFlow traces it into a graph,
+    JAX jits it with the variables' current values passed in, PyTorch runs it
+    as is.
+    """
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    if BACKEND == "jax":
+        import jax
+
+        def pure(values, *args):
+            return run_stateless(lambda: fn(*args), variables, values)[0]
+
+        jitted = jax.jit(pure)
+        return lambda *args: jitted([v.value for v in variables], *args)
+    return fn
+
+
 def rule_jit_compile(jit_compile, loops: bool):
     """Resolve `jit_compile="auto"` for a learning-rule model.
 

@@ -53,6 +53,7 @@ CASES = {
                   dict(batch_size=2)),
     # Without dropout, whose masks a reloaded model draws afresh (docs/saving.md).
     "mnist_convnet": (dict(dropout_rate=0.0), _digits, dict(batch_size=32)),
+    "lenet5": (dict(seed=1), _digits, dict(batch_size=16)),
     "alexnet": (dict(input_shape=(67, 67, 1), dropout_rate=0.0, **SMALL),
                 lambda: _padded_digits(67), dict(batch_size=8)),
     "vgg16": (dict(input_shape=(32, 32, 1), dropout_rate=0.0, **SMALL),

@@ -61,6 +61,7 @@ EXPECT = {
 # The ImageNet-era nets take images and class ids as the convnet does (tests/cases.py sizes).
 for _name, _size in (("alexnet", 67), ("vgg16", 32), ("resnet50", 32), ("resnet", 28)):
     EXPECT[_name] = {**EXPECT["mnist_convnet"], "x": rf"\(N, {_size}, {_size}, 1\)"}
+EXPECT["lenet5"] = EXPECT["mnist_convnet"]  # the same images and labels, the same checks
 
 
 def test_every_milestone_has_expectations():

@@ -27,10 +27,11 @@ UNSEEDED = {"perceptron": dict(seed=None), "backprop_mlp": dict(seed=None),
             "mnist_convnet": dict(dropout_rate=0.2), "alexnet": dict(dropout_rate=0.5),
             "vgg16": dict(dropout_rate=0.5), "resnet": dict(augment="pad_crop_flip"),
             "gan": dict(seed=None), "elman_rnn": dict(seed=None),
-            "lstm_1997": dict(seed=None)}
+            "lstm_1997": dict(seed=None), "lenet5": dict(seed=None)}
 # Models whose initial weights are random draws.
 RANDOM_INIT = ("perceptron", "backprop_mlp", "mnist_convnet", "alexnet", "vgg16", "resnet50",
-               "resnet", "gan", "elman_rnn", "lstm_1997")
+               "resnet", "gan", "elman_rnn", "lstm_1997",
+               "lenet5")
 
 
 def trained(name: str, seed: int) -> list[np.ndarray]:

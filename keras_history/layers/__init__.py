@@ -6,6 +6,10 @@ from keras_history.layers.local_response_normalization import LocalResponseNorma
 from keras_history.layers.lstm_1997 import LSTM1997
 from keras_history.layers.maxout import Maxout
 from keras_history.layers.pad_crop_flip import PadCropFlip
+from keras_history.layers.partial_conv import PartialConv2D
+from keras_history.layers.rbf import RBFOutput
+from keras_history.layers.squashing import Squashing
+from keras_history.layers.subsampling import Subsampling2D
 
 __all__ = ["ElmanRNN", "Heaviside", "LSTM1997", "LocalResponseNormalization", "Maxout",
-           "PadCropFlip"]
+           "PadCropFlip", "PartialConv2D", "RBFOutput", "Squashing", "Subsampling2D"]

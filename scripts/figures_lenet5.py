@@ -1,0 +1,108 @@
+"""Figures of milestone 8 (LeNet-5), for docs/milestones/8-lenet-5.md.
+
+    python scripts/figures_lenet5.py [--runs results.jsonl ...] [--weights w.weights.h5]
+
+`prototypes_figure`, `c1_filters_figure` and `error_curve_figure` each write one
+small PNG; `make_all` makes the three (scripts/make_figures.py can call it).
+The C1 filters come from `--weights` (a model saved by
+scripts/benchmark_lenet5.py --save) or, without it, from two passes of the
+embedded sample, as the tour trains it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import keras
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_history import datasets, models  # noqa: E402
+from keras_history.models.convolutional.lenet5 import (  # noqa: E402
+    PAPER_TEST_ERROR,
+    digit_prototypes,
+)
+
+FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
+PAPER_TRAIN_ERROR = 0.0035  # after 19 passes
+
+
+def prototypes_figure(path: Path) -> Path:
+    """The ten fixed RBF prototypes as 7×12 bitmaps (black = +1)."""
+    fig, axes = plt.subplots(1, 10, figsize=(7, 1.5))
+    for digit, (ax, prototype) in enumerate(zip(axes, digit_prototypes())):
+        ax.imshow(prototype.reshape(12, 7), cmap="gray_r", vmin=-1, vmax=1)
+        ax.set_title(str(digit), fontsize=9)
+        ax.axis("off")
+    fig.suptitle("LeNet-5 output prototypes (7×12, ±1)", fontsize=9)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def c1_filters_figure(path: Path, weights: str | None = None) -> Path:
+    """The six learned 5×5 C1 kernels."""
+    model = models.lenet5(seed=0, weights=weights)
+    source = weights and Path(weights).name
+    if weights is None:
+        (x, y), _ = datasets.mnist.load_sample()
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        source = "2 passes of the 4,000-digit sample"
+    kernel = keras.ops.convert_to_numpy(model.stages[1].kernel)
+    fig, axes = plt.subplots(1, 6, figsize=(6, 1.4))
+    limit = np.abs(kernel).max()
+    for index, ax in enumerate(axes):
+        ax.imshow(kernel[:, :, 0, index], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.axis("off")
+    fig.suptitle(f"C1 kernels after training ({source}); red +, blue −", fontsize=8)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def error_curve_figure(path: Path, runs: list[str]) -> Path:
+    """Test error per pass of each seed, with the paper's reported end points."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for run in runs:
+        rows = [json.loads(line) for line in Path(run).read_text().splitlines() if line]
+        for seed in sorted({r["seed"] for r in rows}):
+            passes = [r for r in rows if r["seed"] == seed and "test_error" in r]
+            line, = ax.plot([r["pass"] for r in passes], [100 * r["test_error"] for r in passes],
+                            marker=".", label=f"ours, seed {seed} (test)")
+            for final in (r for r in rows if r["seed"] == seed and "final_train_error" in r):
+                ax.plot([final["pass"]], [100 * final["final_train_error"]], "o",
+                        color=line.get_color(), label=f"ours, seed {seed}: training set")
+    ax.axhline(100 * PAPER_TEST_ERROR, color="k", ls="--", lw=1, label="paper: 0.95% test")
+    ax.plot([19], [100 * PAPER_TRAIN_ERROR], "kx", label="paper: 0.35% train, pass 19")
+    ax.set_xlabel("pass through the 60,000 training digits")
+    ax.set_ylabel("error (%)")
+    ax.set_ylim(0, 3)
+    ax.set_xticks(range(0, 21, 2))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def make_all(runs: list[str], weights: str | None = None, folder: Path = FIGURES) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    made = [prototypes_figure(folder / "lenet5_prototypes.png"),
+            c1_filters_figure(folder / "lenet5_c1_filters.png", weights)]
+    if runs:
+        made.append(error_curve_figure(folder / "lenet5_error_per_pass.png", runs))
+    return made
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="*", default=[])
+    parser.add_argument("--weights", default=None)
+    args = parser.parse_args()
+    for made in make_all(args.runs, args.weights):
+        print(made)
