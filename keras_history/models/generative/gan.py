@@ -357,8 +357,7 @@ def _check_options(noise_dim, noise, objective, schedule, generator_units, discr
         validation.check_option(*check)
 
 
-@milestone(11, 2014, "Goodfellow, Pouget-Abadie, Mirza, Xu, Warde-Farley, Ozair, Courville "
-           "& Bengio", "Generative adversarial nets")
+@milestone(11, 2014, "Goodfellow et al.", "Generative adversarial nets")
 def gan(noise_dim: int = 100, noise: str = "uniform", objective: str = "non_saturating",
         schedule: str = "simultaneous", generator_units: tuple[int, ...] = (1200, 1200),
         discriminator_units: tuple[int, ...] = (240, 240), pieces: int = 5,
