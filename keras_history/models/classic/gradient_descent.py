@@ -47,6 +47,7 @@ class GradientDescent(LearningRuleModel):
     """Walks downhill on a polynomial. See `gradient_descent()`."""
 
     default_learning_rate = 0.01  # the snippet's
+    cost_is_a_mean = False  # f(x) does not depend on the data, which only counts steps
 
     def __init__(self, coefficients: Sequence[float] = SNIPPET_POLYNOMIAL,
                  start: float = 0.5, **kwargs):
