@@ -21,7 +21,7 @@ def _padded_digits(size: int, samples: int = 16):
     (x, y), _ = datasets.mnist.load_sample()
     margin = (size - 28) // 2
     x = np.pad(x[:samples], [(0, 0), (margin, size - 28 - margin), (margin, size - 28 - margin)])
-    return x, y[:samples]
+    return x[..., None], y[:samples]
 
 
 # The ImageNet-era nets at a sixteenth of their width, without dropout, on small inputs.
