@@ -35,7 +35,7 @@ def run(args: list[str], **env) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     environment.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the command must quiet TensorFlow itself
     return subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          env=environment, cwd=ROOT, timeout=300)
+                          env=environment, cwd=ROOT, timeout=1200)
 
 
 def imported_heavy(stderr: str) -> list[str]:

@@ -45,7 +45,7 @@ def killed_run(tmp_path_factory):
            "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)])}
     done = subprocess.run([sys.executable, str(TESTS / "interrupted_training_worker.py"),
                            str(workdir)], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=1200)
     return workdir, done
 
 

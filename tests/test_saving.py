@@ -260,7 +260,7 @@ def exported(trained, tmp_path_factory):
     done = subprocess.run([sys.executable, "-c", PLAIN_TENSORFLOW,
                            json.dumps(list(folders.values()))],
                           env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True,
-                          text=True, timeout=300, cwd=tmp_path_factory.getbasetemp())
+                          text=True, timeout=1200, cwd=tmp_path_factory.getbasetemp())
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     return {label: {**report[folder], "folder": folder, "contract": contracts[label]}
