@@ -166,29 +166,23 @@ def load_images(path: str | None) -> tuple[str, datasets.idx.Arrays]:
                 getattr(datasets, data_set.module).load_data(path))
 
 
-def _train_mnist_convnet(run: Run) -> keras.Model:
-    _, ((x, y), _) = load_images(run.data)
-    return _fit(models.mnist_convnet(), x, y, run)
+def _train_on_images(factory: Callable[[], keras.Model]) -> Callable[[Run], keras.Model]:
+    """A recipe's training: a fresh model from `factory`, fitted on the run's images."""
+    def train(run: Run) -> keras.Model:
+        _, ((x, y), _) = load_images(run.data)
+        return _fit(factory(), x, y, run)
+
+    return train
 
 
-def _check_mnist_convnet(model, run: Run) -> tuple[str, str, bool]:
-    source, (_, (x_test, y_test)) = load_images(run.data)
-    accuracy = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
-    return (f"test accuracy {accuracy:.4f} on {source}",
-            ">= 0.95 on the sample (full MNIST: >= 0.993 within 15 epochs)", accuracy >= 0.95)
+def _check_test_accuracy(at_least: float, reference: str) -> Callable:
+    """A recipe's check: test accuracy on the run's images, at least `at_least`."""
+    def check(model, run: Run) -> tuple[str, str, bool]:
+        source, (_, (x_test, y_test)) = load_images(run.data)
+        accuracy = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
+        return f"test accuracy {accuracy:.4f} on {source}", reference, accuracy >= at_least
 
-
-def _train_lenet5(run: Run) -> keras.Model:
-    # Eight patterns per update on the sample: the paper's rule in seconds.
-    _, ((x, y), _) = load_images(run.data)
-    return _fit(models.lenet5(), x, y, run)
-
-
-def _check_lenet5(model, run: Run) -> tuple[str, str, bool]:
-    source, (_, (x_test, y_test)) = load_images(run.data)
-    accuracy = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
-    return (f"test accuracy {accuracy:.4f} on {source}",
-            ">= 0.90 on the sample (paper, full MNIST: 0.9905)", accuracy >= 0.90)
+    return check
 
 
 RECIPES: dict[str, Recipe] = {
@@ -201,9 +195,14 @@ RECIPES: dict[str, Recipe] = {
         Recipe("perceptron", _train_perceptron, _check_perceptron, epochs=PERCEPTRON_EPOCHS,
                batch_size=1),
         Recipe("backprop_mlp", _train_backprop, _check_backprop),
-        Recipe("lenet5", _train_lenet5, _check_lenet5, epochs=2, batch_size=8, images=True),
-        Recipe("mnist_convnet", _train_mnist_convnet, _check_mnist_convnet, epochs=3,
-               batch_size=64, images=True),
+        # Eight patterns per update on the sample: the paper's rule in seconds.
+        Recipe("lenet5", _train_on_images(models.lenet5),
+               _check_test_accuracy(0.90, ">= 0.90 on the sample (paper, full MNIST: 0.9905)"),
+               epochs=2, batch_size=8, images=True),
+        Recipe("mnist_convnet", _train_on_images(models.mnist_convnet),
+               _check_test_accuracy(
+                   0.95, ">= 0.95 on the sample (full MNIST: >= 0.993 within 15 epochs)"),
+               epochs=3, batch_size=64, images=True),
     ]
 }
 
