@@ -187,10 +187,11 @@ def tensor_info(name, info):
 
 def fed(sample, info):
     # The uint8 signatures get the grey levels of the sample (here: exactly levels / 255).
-    shape = (-1, *info["shape"][1:])
     if info["dtype"] == "uint8":
-        return np.round(sample * 255).astype("uint8").reshape(shape)
-    return sample.reshape(shape)
+        sample = np.round(sample * 255).astype("uint8")
+    dims = info["shape"][1:]
+    # Axes of any length (a sequence's steps) are kept as the sample has them.
+    return sample if min(dims, default=1) < 0 else sample.reshape((-1, *dims))
 
 report = {}
 for folder in json.loads(sys.argv[1]):
