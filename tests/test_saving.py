@@ -348,7 +348,7 @@ def test_onnx_and_litert_files_run_in_their_own_runtimes(trained, in_runtimes, s
     for (name, format), path in in_runtimes.items():
         with subtests.test(name=name, format=format):
             model, x, _, _ = trained(name)
-            x = as_served(model, x[:16])
+            x = as_served(model, prediction_inputs(name, x)[:16])
             expected = model.predict(x, verbose=0)
             contract = serving_contract(model)
             names = [contract.input_name], [contract.output_name]
