@@ -72,7 +72,21 @@ def _batch_norm(name: str, momentum: float) -> layers.BatchNormalization:
 
 
 @keras.saving.register_keras_serializable(package="keras_history")
-class Bottleneck(keras.layers.Layer):
+class ResidualBlock(keras.layers.Layer):
+    """What both blocks share: a `residual` stack of layers, added to a shortcut."""
+
+    def residual_of(self, x, training: bool):
+        for layer in self.residual:
+            x = layer(x, training=training)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        for layer in self.residual:
+            input_shape = layer.compute_output_shape(input_shape)
+        return input_shape
+
+
+class Bottleneck(ResidualBlock):
     """1×1 (stride s) → 3×3 → 1×1 ×4, each batch-normalized; projection shortcut if asked.
 
     Sublayers are named as in `keras.applications.ResNet50` (`conv2_block1_1_conv`, ...).
@@ -100,17 +114,10 @@ class Bottleneck(keras.layers.Layer):
                 shape = layer.compute_output_shape(shape)
 
     def call(self, x, training: bool = False):
-        shortcut, residual = x, x
+        shortcut = x
         for layer in self.shortcut:
             shortcut = layer(shortcut, training=training)
-        for layer in self.residual:
-            residual = layer(residual, training=training)
-        return ops.relu(shortcut + residual)
-
-    def compute_output_shape(self, input_shape):
-        for layer in self.residual:
-            input_shape = layer.compute_output_shape(input_shape)
-        return input_shape
+        return ops.relu(shortcut + self.residual_of(x, training))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters, "stride": self.stride,
@@ -118,7 +125,7 @@ class Bottleneck(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_history")
-class BasicBlock(keras.layers.Layer):
+class BasicBlock(ResidualBlock):
     """3×3 (stride s) → BN → ReLU → 3×3 → BN, plus x; ReLU. The CIFAR nets' block.
 
     Where the block halves the map and widens it, the shortcut takes every
@@ -142,19 +149,12 @@ class BasicBlock(keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
 
     def call(self, x, training: bool = False):
-        residual = x
-        for layer in self.residual:
-            residual = layer(residual, training=training)
+        residual = self.residual_of(x, training)
         shortcut = x[:, :: self.stride, :: self.stride, :] if self.stride > 1 else x
         extra = self.filters - x.shape[-1]
         if extra:
             shortcut = ops.pad(shortcut, [[0, 0], [0, 0], [0, 0], [0, extra]])
         return ops.relu(shortcut + residual)
-
-    def compute_output_shape(self, input_shape):
-        for layer in self.residual:
-            input_shape = layer.compute_output_shape(input_shape)
-        return input_shape
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters, "stride": self.stride}
