@@ -76,6 +76,31 @@ def loop(step: Callable[[object], None], times, variables: Sequence[keras.Variab
         variable.assign(value)
 
 
+def scan(step: Callable, init, xs):
+    """`keras.ops.scan(step, init, xs)`'s stacked outputs, each shaped like the carry.
+
+    On TensorFlow the loop is written without tensor lists (Keras's scan keeps
+    its steps in `TensorArray`s): each step's output is placed into a
+    preallocated (steps, ...) tensor. The graph is then a plain while loop,
+    which the LiteRT converter and tf2onnx convert when the batch size is
+    unknown (a tensor list of unknown element shape they cannot).
+    """
+    if BACKEND != "tensorflow":
+        return keras.ops.scan(step, init, xs)[1]
+    import tensorflow as tf
+
+    steps = tf.shape(xs)[0]
+    at_step = tf.range(steps)
+
+    def body(index, carry, outputs):
+        carry, output = step(carry, tf.gather(xs, index))
+        here = tf.reshape(tf.equal(at_step, index), [-1] + [1] * len(init.shape))
+        return index + 1, carry, tf.where(here, output[None], outputs)
+
+    outputs = tf.zeros(tf.concat([[steps], tf.shape(init)], axis=0), init.dtype)
+    return tf.while_loop(lambda index, *_: index < steps, body, (0, init, outputs))[2]
+
+
 def value_and_grad(
     loss_fn: Callable[[], tuple],
     variables: Sequence[keras.Variable],

@@ -15,7 +15,7 @@ import pytest
 from cases import numpy
 
 from keras_history import models
-from keras_history.layers import PadCropFlip
+from keras_history.layers import PadCropFlip, TowerConv2D
 from keras_history.models.convolutional.resnet import cifar_learning_rate
 
 BACKEND = keras.backend.backend()
@@ -80,6 +80,22 @@ def test_alexnet_is_the_two_gpu_net_of_section_3():
                                else 0.0)), name
         assert abs(float(np.std(numpy(layers[name].kernel))) - 0.01) < 0.002, name
     assert [layers[n].rate for n in ("dropout6", "dropout7")] == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("strides", [1, 2])
+def test_two_towers_are_keras_grouped_convolution(strides):
+    """AlexNet's towers, one convolution each, give Keras's Conv2D(groups=2) outputs."""
+    x = np.random.default_rng(0).normal(size=(2, 9, 9, 6)).astype("float32")
+    towers = TowerConv2D(4, 3, strides=strides, groups=2)
+    grouped = keras.layers.Conv2D(4, 3, strides=strides, groups=2)
+    towers.build(x.shape), grouped.build(x.shape)
+    assert towers.kernel.shape == grouped.kernel.shape == (3, 3, 3, 4)
+    grouped.set_weights([numpy(w) for w in towers.weights])
+    np.testing.assert_allclose(numpy(towers(x)), numpy(grouped(x)), atol=1e-5)
+    # Tower 2 reads only input maps 3-5: changing map 0 leaves its outputs alone.
+    moved = x.copy()
+    moved[..., 0] += 1.0
+    np.testing.assert_array_equal(numpy(towers(moved))[..., 2:], numpy(towers(x))[..., 2:])
 
 
 def _unbuilt_alexnet():

@@ -312,14 +312,9 @@ def test_the_export_check_catches_a_different_model(exported):
         check_savedmodel(built(model, x), folder)
 
 
-# Not yet convertible (docs/saving.md): tf2onnx cannot convert AlexNet's grouped
-# convolutions, and the recurrent nets' loops need TensorFlow ops that neither the
-# ONNX nor the LiteRT converter lowers.
-NOT_CONVERTIBLE = {"alexnet", "elman_rnn", "lstm_1997"}
-# ONNX and LiteRT: every other milestone on TensorFlow; on JAX and PyTorch, which write
+# ONNX and LiteRT: every milestone on TensorFlow; on JAX and PyTorch, which write
 # them through a TensorFlow subprocess, the convnet (the model with uint8 inputs).
-RUNTIME_NAMES = ([n for n in NAMES if n not in NOT_CONVERTIBLE] if BACKEND == "tensorflow"
-                 else ["mnist_convnet"])
+RUNTIME_NAMES = NAMES if BACKEND == "tensorflow" else ["mnist_convnet"]
 SUFFIXES = {"onnx": "onnx", "litert": "tflite"}
 
 
@@ -334,10 +329,11 @@ def in_runtimes(trained, tmp_path_factory):
 
 
 def fed(x: np.ndarray, dtype: str, shape) -> np.ndarray:
-    """`as_served` inputs as an artifact takes them: their grey levels for uint8 inputs."""
-    if dtype == "uint8":
-        x = np.round(x * 255).astype("uint8")
-    return x.reshape(-1, *shape[1:])
+    """`as_served` inputs as an artifact takes them: uint8 inputs their grey levels, without
+    the channel axis (other inputs as they are: a sequence's axis of steps is free)."""
+    if dtype != "uint8":
+        return x
+    return np.round(x * 255).astype("uint8").reshape(-1, *shape[1:])
 
 
 def test_onnx_and_litert_files_run_in_their_own_runtimes(trained, in_runtimes, subtests):

@@ -63,7 +63,9 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         x = ops.cast(inputs, "float32")
-        sqr_sum = ops.matmul(ops.square(x), ops.convert_to_tensor(self.band))
+        # As rows of channels: a 2-D matmul, which every converter keeps intact.
+        rows = ops.reshape(ops.square(x), (-1, self.band.shape[0]))
+        sqr_sum = ops.reshape(ops.matmul(rows, ops.convert_to_tensor(self.band)), ops.shape(x))
         scale = self.bias + self.alpha * sqr_sum
         if self.beta == 0.75:
             inverse_root = ops.rsqrt(scale)

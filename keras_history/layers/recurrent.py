@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_history import backend
+
 
 def padding_mask(inputs):
     """(batch, steps) booleans: False at the all-zero steps that pad a sequence's end."""
@@ -48,10 +50,9 @@ class Recurrent(keras.layers.Layer):
         inputs = ops.convert_to_tensor(inputs, self.compute_dtype)
         if mask is None:
             mask = padding_mask(inputs)
-        # One time-major tensor, the mask as its last feature: Keras's TensorFlow scan
-        # wants a single `xs` when the number of steps is unknown, and a step's
-        # outputs shaped like its carry, so the carry is [state | outputs], of
-        # which only the state part is read.
+        # One time-major tensor, the mask as its last feature: `backend.scan` takes
+        # a single `xs` and a step's outputs shaped like its carry, so the carry is
+        # [state | outputs], of which only the state part is read.
         mask = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
         time_major = ops.transpose(ops.concatenate([inputs, mask], axis=-1), (1, 0, 2))
         size = self.state_size
@@ -65,7 +66,7 @@ class Recurrent(keras.layers.Layer):
                     ops.concatenate([new_state, ops.where(m_t, outputs, 0.0)], axis=-1))
 
         init = ops.zeros((ops.shape(inputs)[0], size + self.trace_size), self.compute_dtype)
-        _, carries = ops.scan(scan_step, init, time_major)
+        carries = backend.scan(scan_step, init, time_major)
         return ops.transpose(carries[..., size:], (1, 0, 2))
 
     def call(self, inputs, mask=None):

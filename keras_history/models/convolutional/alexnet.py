@@ -15,9 +15,10 @@ The net (Section 3.5, Figure 2), 60,965,224 parameters ("60 million"):
     → max-pool 3/2 → fc6 4096 → dropout 0.5 → fc7 4096 → dropout 0.5 → fc8 1000 softmax
 
 Each GPU held half the kernels of a layer and saw only its own half of the
-previous layer's maps, except in conv3 and the fc layers: Keras's
-`Conv2D(groups=2)` is that split (`groups=1` gives the one-tower net,
-62,378,344 parameters). LRN with k = 2, n = 5, α = 1e-4, β = 0.75. The input
+previous layer's maps, except in conv3 and the fc layers: `TowerConv2D`
+is Keras's `Conv2D(groups=2)` run as that split, one convolution per tower
+(`groups=1` gives the one-tower net, 62,378,344 parameters). LRN with k = 2,
+n = 5, α = 1e-4, β = 0.75. The input
 is 227×227×3 (the paper's "224" does not give its 55×55 maps).
 
 The rule (Section 5): SGD, batch 128, momentum 0.9, weight decay 0.0005,
@@ -35,7 +36,7 @@ import keras
 from keras import layers
 
 from keras_history import validation
-from keras_history.layers import LocalResponseNormalization
+from keras_history.layers import LocalResponseNormalization, TowerConv2D
 from keras_history.models.convolutional.classifier import (
     MomentumClassifier,
     Schedule,
@@ -58,7 +59,7 @@ class AlexNet(MomentumClassifier):
         weights = keras.initializers.RandomNormal(stddev=0.01)
 
         def conv(filters, size, name, bias, strides=1, groups=1):
-            return layers.Conv2D(self.channels(filters, self.groups), size, strides=strides,
+            return TowerConv2D(self.channels(filters, self.groups), size, strides=strides,
                                  padding="valid" if strides > 1 else "same", groups=groups,
                                  activation="relu", kernel_initializer=weights,
                                  bias_initializer=keras.initializers.Constant(bias), name=name)
