@@ -30,10 +30,9 @@ class RBFOutput(keras.layers.Layer):
 
     def call(self, inputs):
         prototypes = ops.cast(ops.convert_to_tensor(self.prototypes), inputs.dtype)
-        # |x − w|² = |x|² − 2 x·w + |w|², one matmul for all classes.
-        return (ops.sum(ops.square(inputs), axis=-1, keepdims=True)
-                - 2.0 * ops.matmul(inputs, ops.transpose(prototypes))
-                + ops.sum(ops.square(prototypes), axis=-1))
+        # Σ (x − w)² from the differences themselves: |x|² − 2 x·w + |w|² would cancel
+        # away float32 digits (|x|² reaches hundreds), and runtimes would disagree.
+        return ops.sum(ops.square(ops.expand_dims(inputs, -2) - prototypes), axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.prototypes.shape[0])
