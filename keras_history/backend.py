@@ -101,6 +101,22 @@ def scan(step: Callable, init, xs):
     return tf.while_loop(lambda index, *_: index < steps, body, (0, init, outputs))[2]
 
 
+def refuse_replicas(model: keras.Model) -> None:
+    """Refuse to train under a `tf.distribute` strategy with several replicas.
+
+    Keras's TensorFlow trainer runs a train step per replica, on its share of
+    the batch; the rules here would `assign` one share's update (least squares'
+    sums turn to NaN under `MirroredStrategy`), not the global batch's.
+    """
+    strategy = getattr(model, "distribute_strategy", None) if BACKEND == "tensorflow" else None
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        raise NotImplementedError(
+            f"{type(model).__name__} cannot train under {type(strategy).__name__} "
+            f"({strategy.num_replicas_in_sync} replicas) yet: its rule would update from one "
+            "replica's share of each batch. Train data-parallel on the JAX backend with "
+            "keras.distribution.DataParallel (docs/distribution.md), or without a strategy.")
+
+
 def value_and_grad(
     loss_fn: Callable[[], tuple],
     variables: Sequence[keras.Variable],

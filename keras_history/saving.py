@@ -87,11 +87,15 @@ class ServingContract:
         output_name: the name of the output in every format.
         pixels: the input is an image whose pixels may also come as uint8
             levels 0..255: the artifacts divide them by 255 themselves.
+        atol: the largest absolute difference from `predict` that the export
+            checks allow (float32 arithmetic in another order: 1e-5 unless the
+            model's outputs magnify rounding, as LeNet-5's do).
     """
 
     input_name: str = "features"
     output_name: str = "outputs"
     pixels: bool = False
+    atol: float = 1e-5
 
 
 def serving_contract(model: keras.Model) -> ServingContract:
@@ -280,12 +284,14 @@ def _samples(model: keras.Model, sample: np.ndarray | None):
 
 
 def _compare(model: keras.Model, path, what: str, runs: Iterable[tuple[str, Callable, tuple]],
-             atol: float) -> float:
+             atol: float | None) -> float:
     """Run each `(label, run, (inputs, expected))` and return the largest difference.
 
     Each run is made on the whole sample and on its first row (the batch axis
-    must be free).
+    must be free). `atol` None: the model's contract's.
     """
+    if atol is None:
+        atol = serving_contract(model).atol
     difference = 0.0
     for label, run, (inputs, expected) in runs:
         for rows in (len(inputs), 1):
@@ -334,7 +340,7 @@ def _one(outputs: dict, name: str, where: str) -> np.ndarray:
 
 
 def check_savedmodel(model: keras.Model, path: str | os.PathLike,
-                     sample: np.ndarray | None = None, atol: float = 1e-5) -> float:
+                     sample: np.ndarray | None = None, atol: float | None = None) -> float:
     """Reload the SavedModel at `path` with plain TensorFlow and compare it with `model`.
 
     The `serve` endpoint and every signature (`serving_default`, what TF Serving
@@ -346,7 +352,8 @@ def check_savedmodel(model: keras.Model, path: str | os.PathLike,
         path: the SavedModel folder.
         sample: inputs to compare on; default: 7 random inputs in [0, 1) (for a
             pixel model: 7 random uint8 images, and the same divided by 255).
-        atol: the largest absolute difference allowed.
+        atol: the largest absolute difference allowed; default: the model's
+            `serving_contract().atol` (1e-5 for most).
 
     Returns:
         The largest absolute difference found.
@@ -376,7 +383,7 @@ def check_savedmodel(model: keras.Model, path: str | os.PathLike,
 
 
 def check_onnx(model: keras.Model, path: str | os.PathLike,
-               sample: np.ndarray | None = None, atol: float = 1e-5) -> float:
+               sample: np.ndarray | None = None, atol: float | None = None) -> float:
     """Load the ONNX file at `path` in `onnxruntime` and compare it with `model.predict`.
 
     The same contract as `check_savedmodel`: the one input by its name and dtype,
@@ -399,7 +406,7 @@ def check_onnx(model: keras.Model, path: str | os.PathLike,
 
 
 def check_litert(model: keras.Model, path: str | os.PathLike,
-                 sample: np.ndarray | None = None, atol: float = 1e-5) -> float:
+                 sample: np.ndarray | None = None, atol: float | None = None) -> float:
     """Load the LiteRT file at `path` in the `ai-edge-litert` interpreter and compare.
 
     Every signature, by its input's name and dtype, on the whole sample and one
@@ -430,7 +437,7 @@ CHECKS = {"savedmodel": check_savedmodel, "onnx": check_onnx, "litert": check_li
 
 
 def export(model: keras.Model, path: str | os.PathLike, format: str = "savedmodel",
-           sample: np.ndarray | None = None, atol: float = 1e-5) -> Path:
+           sample: np.ndarray | None = None, atol: float | None = None) -> Path:
     """Export `model` for serving at `path` and check it in the format's own runtime.
 
     Args:
@@ -442,7 +449,8 @@ def export(model: keras.Model, path: str | os.PathLike, format: str = "savedmode
             does), `"onnx"` or `"litert"`.
         sample: inputs to compare on; default: 7 random inputs in [0, 1) (7
             random uint8 images for pixel models).
-        atol: the largest absolute difference allowed.
+        atol: the largest absolute difference allowed; default: the model's
+            `serving_contract().atol` (1e-5 for most).
 
     Returns:
         The artifact's path.
@@ -458,7 +466,7 @@ def export(model: keras.Model, path: str | os.PathLike, format: str = "savedmode
 
 def export_many(jobs: Iterable[tuple],
                 format: str = "savedmodel", sample: np.ndarray | None = None,
-                atol: float = 1e-5) -> list[Path]:
+                atol: float | None = None) -> list[Path]:
     """`export` for several `(model, path)` pairs, each checked on `sample`.
 
     A job may name its own format as a third item: `(model, path, "onnx")`.

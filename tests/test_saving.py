@@ -281,8 +281,8 @@ def test_every_savedmodel_serves_the_same_predictions(exported, subtests):
         [f"{n}-{'trained' if fit else 'untrained'}" for n, fit in EXPORTED] + ["cli-perceptron"])
     for label, result in exported.items():
         with subtests.test(export=label):
-            assert max(result["errors"]) <= 1e-5
             contract = result["contract"]
+            assert max(result["errors"]) <= contract.atol
             signatures = result["signatures"]
             expected = {"serve", "serving_default"} | ({"serving_uint8"} if contract.pixels
                                                        else set())
@@ -363,7 +363,7 @@ def test_onnx_and_litert_files_run_in_their_own_runtimes(trained, in_runtimes, s
                         [o.name for o in session.get_outputs()]) == names
                 assert given.type == ("tensor(uint8)" if contract.pixels else "tensor(float)")
                 got = session.run(None, {given.name: fed(x, given.type[7:-1], given.shape)})[0]
-                np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+                np.testing.assert_allclose(got, expected, rtol=0, atol=contract.atol)
                 continue
             interpreter = Interpreter(model_path=str(path))
             signatures = interpreter.get_signature_list()
@@ -378,7 +378,7 @@ def test_onnx_and_litert_files_run_in_their_own_runtimes(trained, in_runtimes, s
                 got = runner(**{contract.input_name: fed(x[:rows], dtype,
                                                          details["shape_signature"])})
                 np.testing.assert_allclose(got[contract.output_name], expected[:rows], rtol=0,
-                                           atol=1e-5)
+                                           atol=contract.atol)
 
 
 def test_the_runtime_checks_catch_a_different_model(in_runtimes):

@@ -154,6 +154,7 @@ class CheckedInputsMixin:
             kwargs["validation_data"] = self._checked(*data, targets=True)
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        backend.refuse_replicas(self)
         for unsupported in ("sample_weight", "class_weight"):
             if not self.weighted_samples and kwargs.get(unsupported) is not None:
                 raise ValueError(

