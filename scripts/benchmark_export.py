@@ -24,6 +24,7 @@ Prints markdown tables for docs/saving.md, with the machine and date.
 
     python scripts/benchmark_export.py                   # every milestone, three backends
     python scripts/benchmark_export.py --models perceptron mnist_convnet --backends tensorflow
+    python scripts/benchmark_export.py --models vgg16 --formats savedmodel litert
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def _runtime_runs(path: Path, format: str, contract):
     return lambda x: runner(**{contract.input_name: x})[contract.output_name]
 
 
-def measure(names: list[str]) -> None:
+def measure(names: list[str], formats: list[str]) -> None:
     """Print the rows of one backend (this process's) on stdout, one JSON line each as it
     is measured (a run that dies later keeps them)."""
     import keras
@@ -136,7 +137,8 @@ def measure(names: list[str]) -> None:
             contract = saving.serving_contract(model)
             x = _inputs(model, levels)
             predict = _latencies(functools.partial(model.predict, verbose=0), x)
-            for format, suffix in FORMATS.items():
+            for format in formats:
+                suffix = FORMATS[format]
                 path = Path(folder) / f"{name}-{format}{suffix}"
                 start = time.perf_counter()
                 saving.export(model, path, format=format, sample=x)
@@ -220,13 +222,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="milestones (default: all)")
     parser.add_argument("--backends", nargs="*", default=list(BACKENDS), choices=BACKENDS)
+    parser.add_argument("--formats", nargs="*", default=list(FORMATS), choices=list(FORMATS))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:  # one backend, chosen by KERAS_BACKEND: rows as JSON lines on stdout
         from keras_history import timeline
 
         timeline.get("perceptron")  # registers every milestone
-        measure(args.models or [m.name for m in timeline.TIMELINE])
+        measure(args.models or [m.name for m in timeline.TIMELINE], args.formats)
         return
     rows = []
     root = str(Path(__file__).resolve().parents[1])
@@ -234,7 +237,7 @@ def main() -> None:
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH"))
                                              if p)}
-        command = [sys.executable, __file__, "--child"]
+        command = [sys.executable, __file__, "--child", "--formats", *args.formats]
         if args.models:
             command += ["--models", *args.models]
         done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
