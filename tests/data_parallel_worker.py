@@ -2,6 +2,8 @@
 
     XLA_FLAGS=--xla_force_host_platform_device_count=2 KERAS_BACKEND=jax \
         python data_parallel_worker.py RESULT.json
+    KERAS_BACKEND=jax python data_parallel_worker.py RESULT.json \
+        --process-id I --processes 2 --port PORT NAME...      # one of two processes
 
 JAX fixes its device count when it starts, so the two host devices need a
 process of their own. For each milestone's case (tests/cases.py) this trains
@@ -29,15 +31,19 @@ def even(batch_size: int, samples: int) -> int:
     return max(2, batch_size - batch_size % 2)
 
 
-def train(name: str, distribution) -> tuple[list[np.ndarray], dict, set]:
+def train(name: str, distribution, process: int = 0,
+          processes: int = 1) -> tuple[list[np.ndarray], dict, set]:
+    """Train the case; with several processes, this one's share of every global batch."""
     keras.distribution.set_distribution(distribution)
     try:
         keras.utils.set_random_seed(0)
         model, x, y, fit_options = make(name, fit=False)
         batch_size = even(fit_options.get("batch_size", 32), len(x))
         samples = len(x) - len(x) % batch_size  # whole batches only
-        history = model.fit(x[:samples], None if y is None else y[:samples],
-                            **{**fit_options, "batch_size": batch_size}, epochs=EPOCHS,
+        share = batch_size // processes
+        rows = np.arange(samples).reshape(-1, processes, share)[:, process].ravel()
+        history = model.fit(x[rows], None if y is None else y[rows],
+                            **{**fit_options, "batch_size": share}, epochs=EPOCHS,
                             shuffle=False, verbose=0)
         devices = {str(d) for w in model.weights for d in w.value.sharding.device_set}  # JAX
         return state(model), history.history, devices
@@ -55,6 +61,31 @@ def largest_relative(a: np.ndarray, b: np.ndarray) -> float:
 # ResNet-50's case is too sensitive for equality: one device and two differ by 9e-5 after
 # one update, and a 1e-6 change of its inputs moves it as far (docs/distribution.md).
 NOT_YET = {"resnet50"}
+
+
+def main_process(path: str, process: int, processes: int, port: int, names: list[str]) -> None:
+    """One of `processes` JAX processes: every process trains each case data-parallel on its
+    share of the global batches; process 0 also trains it alone and writes the comparison."""
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    keras.distribution.initialize(job_addresses=f"127.0.0.1:{port}",
+                                  num_processes=processes, process_id=process)
+    results = {"devices": len(jax.devices())}
+    for name in names:
+        # The data is already this process's share: no sharding of a tf.data pipeline.
+        spread = keras.distribution.DataParallel(devices=jax.devices(), auto_shard_dataset=False)
+        two, two_logs, _ = train(name, spread, process, processes)
+        if process == 0:
+            one, one_logs, _ = train(name, None)
+            results[name] = {
+                "state": max([largest_relative(a, b) for a, b in zip(one, two)], default=0.0),
+                "logs": max(largest_relative(np.asarray(one_logs[k]), np.asarray(two_logs[k]))
+                            for k in one_logs)}
+            print(name, results[name], file=sys.stderr, flush=True)
+    if process == 0:
+        with open(path, "w") as file:
+            json.dump(results, file)
 
 
 def main(path: str) -> None:
@@ -80,4 +111,16 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if "--process-id" in sys.argv:
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("path")
+        parser.add_argument("names", nargs="+")
+        parser.add_argument("--process-id", type=int, required=True)
+        parser.add_argument("--processes", type=int, required=True)
+        parser.add_argument("--port", type=int, required=True)
+        args = parser.parse_args()
+        main_process(args.path, args.process_id, args.processes, args.port, args.names)
+    else:
+        main(sys.argv[1])
