@@ -58,6 +58,20 @@ def largest_relative(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a))), 1.0))
 
 
+def compare(one: tuple, two: tuple) -> dict:
+    """How the run on one device (`train`'s result) differs from the data-parallel one."""
+    (one_state, one_logs, one_devices), (two_state, two_logs, two_devices) = one, two
+    return {
+        "state": max([largest_relative(a, b) for a, b in zip(one_state, two_state)],
+                     default=0.0),
+        "variables": [len(one_state), len(two_state)],
+        "logs": max(largest_relative(np.asarray(one_logs[k]), np.asarray(two_logs[k]))
+                    for k in one_logs),
+        "log_names": [sorted(one_logs), sorted(two_logs)],
+        "devices": [len(one_devices), len(two_devices)],
+    }
+
+
 # ResNet-50's case is too sensitive for equality: one device and two differ by 9e-5 after
 # one update, and a 1e-6 change of its inputs moves it as far (docs/distribution.md).
 NOT_YET = {"resnet50"}
@@ -75,13 +89,9 @@ def main_process(path: str, process: int, processes: int, port: int, names: list
     for name in names:
         # The data is already this process's share: no sharding of a tf.data pipeline.
         spread = keras.distribution.DataParallel(devices=jax.devices(), auto_shard_dataset=False)
-        two, two_logs, _ = train(name, spread, process, processes)
+        two = train(name, spread, process, processes)
         if process == 0:
-            one, one_logs, _ = train(name, None)
-            results[name] = {
-                "state": max([largest_relative(a, b) for a, b in zip(one, two)], default=0.0),
-                "logs": max(largest_relative(np.asarray(one_logs[k]), np.asarray(two_logs[k]))
-                            for k in one_logs)}
+            results[name] = compare(train(name, None), two)
             print(name, results[name], file=sys.stderr, flush=True)
     if process == 0:
         with open(path, "w") as file:
@@ -94,17 +104,8 @@ def main(path: str) -> None:
     devices = jax.devices()
     results = {"devices": len(devices)}
     for name in sorted(set(CASES) - NOT_YET):
-        one, one_logs, one_devices = train(name, None)
-        two, two_logs, two_devices = train(
-            name, keras.distribution.DataParallel(devices=devices))
-        results[name] = {
-            "state": max([largest_relative(a, b) for a, b in zip(one, two)], default=0.0),
-            "variables": [len(one), len(two)],
-            "logs": max(largest_relative(np.asarray(one_logs[k]), np.asarray(two_logs[k]))
-                        for k in one_logs),
-            "log_names": [sorted(one_logs), sorted(two_logs)],
-            "devices": [len(one_devices), len(two_devices)],
-        }
+        results[name] = compare(train(name, None),
+                                train(name, keras.distribution.DataParallel(devices=devices)))
         print(name, results[name], file=sys.stderr, flush=True)
     with open(path, "w") as file:
         json.dump(results, file)
