@@ -62,6 +62,10 @@ def loop(step: Callable[[object], None], times, variables: Sequence[keras.Variab
 
     `times` may be a tensor (a batch's size, unknown until it runs).
     """
+    if isinstance(times, int) and times <= 1:
+        if times == 1:
+            step(0)
+        return
     if BACKEND == "torch":
         # PyTorch runs eagerly: a plain loop is its compiled loop.
         for index in range(int(times)):
@@ -74,6 +78,46 @@ def loop(step: Callable[[object], None], times, variables: Sequence[keras.Variab
     values = keras.ops.fori_loop(0, times, body, [v.value for v in variables])
     for variable, value in zip(variables, values):
         variable.assign(value)
+
+
+def rows(x, start, size: int):
+    """`x[start:start + size]` for a `start` known only when the compiled code runs."""
+    if BACKEND == "jax":
+        import jax
+
+        return jax.lax.dynamic_slice_in_dim(x, start, size)
+    return x[start:start + size]
+
+
+def samples(x):
+    """The length of `x`'s first axis (on TensorFlow, also where its rank is unknown)."""
+    if BACKEND == "tensorflow" and (x.shape.rank is None or x.shape[0] is None):
+        import tensorflow as tf
+
+        return tf.shape(x)[0]
+    return keras.ops.shape(x)[0]
+
+
+def at_most_one(count):
+    """1 if `count` > 0 else 0, for `count` a Python int or (TensorFlow) a tensor."""
+    return min(count, 1) if isinstance(count, int) else keras.ops.minimum(count, 1)
+
+
+def repeated_batches(x, y, batch_size: int, shuffle: bool) -> dict:
+    """`fit`'s data arguments for arrays `x`, `y` in batches of `batch_size`.
+
+    Keras's TensorFlow trainer builds a new `tf.data` iterator each epoch, about
+    20 ms of overhead, more than a whole epoch of a classic rule: there the
+    batches, shuffled as Keras shuffles arrays, come from one dataset repeated
+    for the whole of `fit`. The other backends slice the arrays on the host.
+    """
+    if BACKEND != "tensorflow":
+        return {"x": x, "y": y, "batch_size": batch_size}
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    dataset = ArrayDataAdapter(x, y, batch_size=batch_size, shuffle=shuffle).get_tf_dataset()
+    return {"x": dataset.repeat(), "y": None, "batch_size": None, "shuffle": False,
+            "steps_per_epoch": -(-len(x) // batch_size)}
 
 
 def scan(step: Callable, init, xs):

@@ -70,18 +70,23 @@ class RuleProgbar(keras.callbacks.ProgbarLogger):
     """Keras's progress bar, counting rule steps instead of batches.
 
     A learning-rule model applies its rule `steps_per_batch` times to each
-    batch; the bar's target is the epoch's rule steps, and `advance` moves it
-    between the compiled chunks of a long batch (`LearningRuleModel.fit`).
+    batch; the bar's target is the epoch's rule steps. `fit` may hand Keras
+    `batches_per_call` batches at once, and `advance` moves the bar between
+    the compiled chunks of a long batch (`LearningRuleModel.fit`).
     """
 
     def __init__(self, steps_per_batch: int):
         super().__init__()
         self.steps_per_batch = steps_per_batch
+        self.batches_per_call = 1
+        self.epoch_steps = None  # the epoch's rule steps, once known
 
     def set_params(self, params):
         super().set_params(params)
         if self.target is not None:
-            self.target *= self.steps_per_batch
+            self.target *= self.steps_per_batch * self.batches_per_call
+            if self.epoch_steps is not None:  # the last call has fewer batches
+                self.target = self.epoch_steps
 
     def advance(self, steps: int, logs=None) -> None:
         """Move the bar `steps` rule steps on (within a batch), showing `logs`."""
@@ -92,5 +97,6 @@ class RuleProgbar(keras.callbacks.ProgbarLogger):
             self.progbar.update(self.seen, values, finalize=False)
 
     def _update_progbar(self, batch, logs=None):
-        # Batch `batch` ends after (batch + 1) · steps_per_batch rule steps.
-        super()._update_progbar((batch + 1) * self.steps_per_batch - 1, logs)
+        # Call `batch` ends after (batch + 1) · batches_per_call · steps_per_batch rule steps.
+        seen = (batch + 1) * self.batches_per_call * self.steps_per_batch
+        super()._update_progbar(min(seen, self.target or seen) - 1, logs)

@@ -294,7 +294,14 @@ def test_short_batches_count_rule_steps_without_chunks(monkeypatch):
     monkeypatch.setattr(keras.utils.Progbar, "update", recording)
     x, y = datasets.wheat_and_bread()
     models.linear_regression(steps_per_batch=10).fit(x, y, batch_size=2, verbose=1)
-    assert shown == [10, 20, 30, 30]  # three batches of ten steps, then the epoch's line
+    assert shown == [30, 30]  # three batches of ten steps in one call, then the epoch's line
+    shown.clear()
+    batches = []
+    per_batch = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: batches.append(b))
+    models.linear_regression(steps_per_batch=10).fit(x, y, batch_size=2, verbose=1,
+                                                     callbacks=[per_batch])
+    assert shown == [10, 20, 30, 30]  # a per-batch callback gets every batch
+    assert batches == [0, 1, 2]
 
 
 # --- Keras habits (issue 10, section 4) -----------------------------------------

@@ -14,6 +14,26 @@ from keras_history.callbacks import DivergenceGuard, RuleProgbar
 PROGRESS_STEPS, PROGRESS_UPDATES = 1000, 100
 
 
+# `Model.fit`'s arguments after x and y, in order: positional ones are named.
+FIT_ARGUMENTS = ("batch_size", "epochs", "verbose", "callbacks", "validation_split",
+                 "validation_data", "shuffle", "class_weight", "sample_weight", "initial_epoch",
+                 "steps_per_epoch", "validation_steps", "validation_batch_size",
+                 "validation_freq")
+
+
+def _batch_level(callback: keras.callbacks.Callback) -> bool:
+    """Whether `callback` acts on each batch (it then gets one call per batch)."""
+    if isinstance(callback, (DivergenceGuard, RuleProgbar, keras.callbacks.History)):
+        return False  # ours count rule steps; History keeps epochs
+    if (isinstance(callback, (keras.callbacks.ModelCheckpoint, keras.callbacks.BackupAndRestore))
+            and callback.save_freq == "epoch"):
+        return False
+    hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    return any(hook in vars(callback)
+               or getattr(type(callback), hook) is not getattr(keras.callbacks.Callback, hook)
+               for hook in hooks)
+
+
 def progress_chunks(steps_per_batch: int) -> list[int]:
     """How a batch of `steps_per_batch` rule steps is split to show progress."""
     chunk = max(PROGRESS_STEPS, -(-steps_per_batch // PROGRESS_UPDATES))
@@ -169,11 +189,15 @@ class CheckedInputsMixin:
         if not any(isinstance(c, DivergenceGuard) for c in callbacks):
             callbacks.append(DivergenceGuard())
         try:
-            return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+            return self._fit_checked(x, y, *args, callbacks=callbacks, **kwargs)
         finally:
             # Keras keeps the epoch BackupAndRestore resumed from on the model; the next
             # `fit` would silently skip that many epochs.
             self._initial_epoch = None
+
+    def _fit_checked(self, x, y, *args, **kwargs):
+        """Keras's `fit` on data that passed `check_data`."""
+        return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         x, y = self._checked(x, y, targets=True)
@@ -217,6 +241,9 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
     weighted_samples = False
     default_learning_rate = 0.01
     logs_latest = False
+    # On TensorFlow, `jit_compile="auto"` compiles a looping `fit` with XLA
+    # (backend.rule_jit_compile); False where XLA cannot compile the rule's own loop.
+    loops_in_xla = True
     cost_is_a_mean = True  # over samples, so batches of any size weigh by their size
 
     def _batch_weight(self, x):
@@ -230,6 +257,8 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         )
         self.steps_per_batch = steps_per_batch
         self._chunks = None  # how `fit` splits each batch's rule steps; None: not at all
+        self._minibatch = None  # the batch size when `fit` hands over several batches at once
+        self._jit_auto = False  # compiled with jit_compile="auto"
         self._progress = None  # the RuleProgbar of the running `fit`, if any
 
     def rule(self, x, y):
@@ -263,27 +292,73 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         self.refuse_loss(kwargs.get("loss"))
         if optimizer is None:
             optimizer = keras.optimizers.SGD(self.default_learning_rate)
+        self._jit_auto = jit_compile == "auto"  # then `fit` decides, knowing if the rule loops
         jit_compile = backend.rule_jit_compile(jit_compile, loops=self.steps_per_batch > 1)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
         self.loss = self.cost  # what the rule lowers and `evaluate` reports
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        kwargs.update(zip(FIT_ARGUMENTS, args))  # by name from here on
         callbacks = list(kwargs.pop("callbacks", None) or [])
-        verbose = kwargs.get("verbose", args[2] if len(args) > 2 else "auto")
         progress = None
-        if verbose in (1, "auto") and not any(
+        if kwargs.get("verbose", "auto") in (1, "auto") and not any(
                 isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks):
             progress = RuleProgbar(self.steps_per_batch)
             callbacks.append(progress)
-        chunks = tuple(progress_chunks(self.steps_per_batch)) if progress else ()
-        chunks = chunks if len(chunks) > 1 else None
-        if chunks != self._chunks:  # the train function was made for the other plan
-            self._chunks, self.train_function = chunks, None
         self._progress = progress
         try:
-            return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+            return super().fit(x, y, callbacks=callbacks, **kwargs)
         finally:
             self._progress = None
+
+    def _fit_checked(self, x, y, **kwargs):
+        chunks = tuple(progress_chunks(self.steps_per_batch)) if self._progress else ()
+        chunks = chunks if len(chunks) > 1 else None
+        kwargs = self._batches_per_call(x, y, kwargs, chunked=bool(chunks))
+        minibatch = kwargs.pop("minibatch")
+        if (chunks, minibatch) != (self._chunks, self._minibatch):
+            # The train function was made for the other plan.
+            self._chunks, self._minibatch, self.train_function = chunks, minibatch, None
+        if self._jit_auto and self.loops_in_xla:
+            loops = self.steps_per_batch > 1 or minibatch is not None
+            jit_compile = backend.rule_jit_compile("auto", loops=loops)
+            if jit_compile != "auto" and jit_compile != self.jit_compile:
+                self.jit_compile, self.train_function = jit_compile, None
+        return super()._fit_checked(**kwargs)
+
+    def _batches_per_call(self, x, y, kwargs: dict, chunked: bool) -> dict:
+        """`fit`'s arguments for training on several batches of in-memory arrays in one
+        compiled call (`minibatch`: the batch size the rule sees, or None).
+
+        Keras calls the train function once per batch, and pays for every call
+        (about 1 ms on TensorFlow); a rule on small batches costs microseconds.
+        So `fit` hands Keras several batches at once and the compiled function
+        walks them in order, batch by batch, with the same rule: the steps, their
+        order and the shuffling are Keras's (`keras.utils.set_random_seed` gives
+        the same run), the cost is one call per epoch, or per progress update.
+        Per-batch callbacks (`on_train_batch_end` and friends) keep one call per
+        batch, as do datasets, generators and `validation_split`.
+        """
+        plain = dict(kwargs, x=x, y=y, minibatch=None)
+        if not (isinstance(x, np.ndarray) and (y is None or isinstance(y, np.ndarray))
+                and kwargs.get("steps_per_epoch") is None
+                and not kwargs.get("validation_split")
+                and kwargs.get("shuffle", True) in (True, False)
+                and not self.run_eagerly and keras.distribution.distribution() is None):
+            return plain
+        samples = len(x)
+        batch_size = kwargs.get("batch_size") or 32  # Keras's default
+        batches = -(-samples // batch_size)
+        per_call = 1 if chunked or any(_batch_level(c) for c in kwargs["callbacks"]) else batches
+        if per_call > 1 and self._progress is not None:
+            # A bar moves at most PROGRESS_UPDATES times an epoch, PROGRESS_STEPS steps or more.
+            steps = max(PROGRESS_STEPS, -(-batches * self.steps_per_batch // PROGRESS_UPDATES))
+            per_call = min(batches, -(-steps // self.steps_per_batch))
+        if self._progress is not None:
+            self._progress.batches_per_call = per_call
+            self._progress.epoch_steps = batches * self.steps_per_batch
+        feed = backend.repeated_batches(x, y, per_call * batch_size, kwargs.get("shuffle", True))
+        return dict(plain, **feed, minibatch=batch_size if per_call > 1 else None)
 
     def make_train_function(self, force=False):
         if self._chunks is None:  # each batch's steps in one compiled call
@@ -301,9 +376,31 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
             self._progress.advance(steps, logs)
 
     def learning_rule(self, data, steps: int | None = None) -> dict:
-        """Apply the rule `steps` times (default `steps_per_batch`) to a batch."""
+        """Apply the rule `steps` times (default `steps_per_batch`) to a batch, or to
+        each of the batches `fit` handed over at once (see `_batches_per_call`)."""
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        steps = self.steps_per_batch if steps is None else steps
+        if self._minibatch is None:
+            self._steps_on(x, y, steps)
+            return self.get_metrics_result()
+        size, variables = self._minibatch, backend.all_state_variables(self)
+        full = backend.samples(x) // size
 
+        def on_batch(index):
+            self._steps_on(backend.rows(x, index * size, size),
+                           None if y is None else backend.rows(y, index * size, size), steps)
+
+        backend.loop(on_batch, full, variables)
+        # The last, short batch, if any. (When the length is known only as the code
+        # runs, the loop's body is compiled anyway: it then slices at least one row.)
+        samples = backend.samples(x)
+        start = full * size if isinstance(samples, int) else ops.minimum(full * size, samples - 1)
+        rest = (x[start:], None if y is None else y[start:])
+        backend.loop(lambda _: self._steps_on(*rest, steps),
+                     backend.at_most_one(samples - full * size), variables)
+        return self.get_metrics_result()
+
+    def _steps_on(self, x, y, steps: int) -> None:
         def step():
             y_pred, loss = self.rule(x, y)
             if self.logs_latest:
@@ -312,9 +409,7 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
             self.optimizer.iterations.assign_add(1)
             self.compute_metrics(x, y, y_pred)
 
-        steps = self.steps_per_batch if steps is None else steps
         backend.repeat(step, steps, backend.all_state_variables(self))
-        return self.get_metrics_result()
 
     def measure(self, data) -> dict:
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)

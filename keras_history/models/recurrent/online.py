@@ -41,6 +41,7 @@ class OnlineSequenceModel(LearningRuleModel):
     """
 
     output_limit = 0.2
+    loops_in_xla = False  # XLA cannot take the gradient of the loop over time (TensorArrays)
 
     def __init__(self, units: int = 7, return_sequences: bool = True,
                  output_bias: bool = False, gradient: str = "truncated",
