@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
+
+from keras_history import backend
 
 
 class DivergenceError(FloatingPointError):
@@ -30,28 +31,37 @@ class DivergenceGuard(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         return list(self.model.weights) + (list(optimizer.variables) if optimizer else [])
 
-    def _snapshot(self) -> list:
-        return [(v, keras.ops.convert_to_numpy(v.value)) for v in self._variables()]
-
     def on_train_begin(self, logs=None):
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:  # so Adam's moments are restored too
             optimizer.build(self.model.trainable_variables)
-        self._last_finite = self._snapshot()
+        self._all = variables = self._variables()
+        self._checked = [w for w in self.model.weights
+                         if keras.backend.is_float_dtype(w.dtype)]
+
+        def snapshot():
+            # Copies stay on the device and the check is one compiled call: a host copy
+            # of every weight each epoch would cost more than a classic rule's epoch.
+            finite = [keras.ops.all(keras.ops.isfinite(w)) for w in self._checked]
+            return ([keras.ops.copy(v) for v in variables],
+                    keras.ops.stack(finite) if finite else keras.ops.ones((0,), "bool"))
+
+        self._snapshot = backend.compiled_reader(snapshot, variables)
+        self._last_finite = list(zip(variables, self._snapshot()[0]))
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
-        current = self._snapshot()
+        values, finite = self._snapshot()
         problem = None
         if loss is not None and not math.isfinite(float(loss)):
             problem = f"the loss became {loss}"
         else:
-            bad = [v.path for v, value in current[:len(self.model.weights)]
-                   if not np.all(np.isfinite(value))]
+            bad = [w.path for w, ok in zip(self._checked, keras.ops.convert_to_numpy(finite))
+                   if not ok]
             if bad:
                 problem = f"its weights became NaN or infinite ({', '.join(bad)})"
         if problem is None:
-            self._last_finite = current
+            self._last_finite = list(zip(self._all, values))
             return
         rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         for variable, value in self._last_finite:

@@ -293,7 +293,8 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         if optimizer is None:
             optimizer = keras.optimizers.SGD(self.default_learning_rate)
         self._jit_auto = jit_compile == "auto"  # then `fit` decides, knowing if the rule loops
-        jit_compile = backend.rule_jit_compile(jit_compile, loops=self.steps_per_batch > 1)
+        looped = self.steps_per_batch if self.steps_per_batch > 1 else 0  # per batch, at least
+        jit_compile = backend.rule_jit_compile(jit_compile, looped)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
         self.loss = self.cost  # what the rule lowers and `evaluate` reports
 
@@ -315,20 +316,20 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         chunks = tuple(progress_chunks(self.steps_per_batch)) if self._progress else ()
         chunks = chunks if len(chunks) > 1 else None
         kwargs = self._batches_per_call(x, y, kwargs, chunked=bool(chunks))
-        minibatch = kwargs.pop("minibatch")
+        minibatch, looped = kwargs.pop("minibatch"), kwargs.pop("looped_steps")
         if (chunks, minibatch) != (self._chunks, self._minibatch):
             # The train function was made for the other plan.
             self._chunks, self._minibatch, self.train_function = chunks, minibatch, None
-        if self._jit_auto and self.loops_in_xla:
-            loops = self.steps_per_batch > 1 or minibatch is not None
-            jit_compile = backend.rule_jit_compile("auto", loops=loops)
+        if self._jit_auto and self.loops_in_xla and looped is not None:
+            jit_compile = backend.rule_jit_compile("auto", looped)
             if jit_compile != "auto" and jit_compile != self.jit_compile:
                 self.jit_compile, self.train_function = jit_compile, None
         return super()._fit_checked(**kwargs)
 
     def _batches_per_call(self, x, y, kwargs: dict, chunked: bool) -> dict:
         """`fit`'s arguments for training on several batches of in-memory arrays in one
-        compiled call (`minibatch`: the batch size the rule sees, or None).
+        compiled call (`minibatch`: the batch size the rule sees, or None; `looped_steps`:
+        the rule steps `fit` will run in compiled loops, or None if unknown).
 
         Keras calls the train function once per batch, and pays for every call
         (about 1 ms on TensorFlow); a rule on small batches costs microseconds.
@@ -339,7 +340,7 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         Per-batch callbacks (`on_train_batch_end` and friends) keep one call per
         batch, as do datasets, generators and `validation_split`.
         """
-        plain = dict(kwargs, x=x, y=y, minibatch=None)
+        plain = dict(kwargs, x=x, y=y, minibatch=None, looped_steps=None)
         if not (isinstance(x, np.ndarray) and (y is None or isinstance(y, np.ndarray))
                 and kwargs.get("steps_per_epoch") is None
                 and not kwargs.get("validation_split")
@@ -358,7 +359,10 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
             self._progress.batches_per_call = per_call
             self._progress.epoch_steps = batches * self.steps_per_batch
         feed = backend.repeated_batches(x, y, per_call * batch_size, kwargs.get("shuffle", True))
-        return dict(plain, **feed, minibatch=batch_size if per_call > 1 else None)
+        epochs = kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0)
+        looped = self.steps_per_batch > 1 or per_call > 1
+        return dict(plain, **feed, minibatch=batch_size if per_call > 1 else None,
+                    looped_steps=epochs * batches * self.steps_per_batch if looped else 0)
 
     def make_train_function(self, force=False):
         if self._chunks is None:  # each batch's steps in one compiled call
