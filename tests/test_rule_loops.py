@@ -21,7 +21,8 @@ STEPS, EPOCHS = 50, 4
 def _train(steps_per_batch: int, epochs: int, run_eagerly: bool):
     x, y = datasets.logic_gate("xor")
     model = models.backprop_mlp(weights="snippet", steps_per_batch=steps_per_batch)
-    model.compile(run_eagerly=run_eagerly)
+    # (TensorFlow's XLA, which "auto" picks for loops, cannot run eagerly.)
+    model.compile(run_eagerly=run_eagerly, jit_compile=False if run_eagerly else "auto")
     history = model.fit(x, y, epochs=epochs, verbose=0)
     return model, history.history["loss"]
 
