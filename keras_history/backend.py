@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import keras
 from keras.src.backend.common.stateless_scope import get_stateless_scope
@@ -94,7 +94,7 @@ _torch_loop_warned = [False]
 
 
 @contextlib.contextmanager
-def compiled_loops(enabled: bool):
+def compiled_loops(enabled: bool) -> Iterator[None]:
     """Let `loop` compile on PyTorch inside this block (`model.run_eagerly` keeps it eager)."""
     previous, _compiled_loops[0] = _compiled_loops[0], enabled
     try:
