@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
+import types
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 
@@ -26,6 +28,26 @@ import keras
 from keras.src.backend.common.stateless_scope import get_stateless_scope
 
 BACKEND = keras.backend.backend()
+
+
+def set_random_seed(seed: int) -> None:
+    """`keras.utils.set_random_seed(seed)`, without importing TensorFlow for it.
+
+    Keras seeds TensorFlow's generator whenever TensorFlow is installed, which
+    imports it: about 3 s on JAX or PyTorch, for a generator nothing there
+    draws from (they shuffle arrays with NumPy). Where TensorFlow is the backend
+    or already imported, it is seeded as Keras does.
+    """
+    if BACKEND == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    from keras.src.utils import rng_utils
+
+    lazy_tensorflow, rng_utils.tf = rng_utils.tf, types.SimpleNamespace(available=False)
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        rng_utils.tf = lazy_tensorflow
 
 
 def _scope(pairs) -> keras.StatelessScope:

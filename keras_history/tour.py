@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import keras
 import numpy as np
 
-from keras_history import datasets, models
+from keras_history import backend, datasets, models
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Recipe:
 
     def train_and_check(self, run: Run) -> tuple[keras.Model, tuple[str, str, bool]]:
         """Train from `run.seed` (weights, batch order, dropout), then check the result."""
-        keras.utils.set_random_seed(run.seed)
+        backend.set_random_seed(run.seed)
         model = self.train(run)
         return model, self.check(model, run)
 
