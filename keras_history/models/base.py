@@ -229,6 +229,11 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
     update; a model whose `rule` returns the cost after its update, of all the
     data seen (`logs_latest = True`), logs where it stands instead.
 
+    `fit` on NumPy arrays trains on many batches per compiled call, batch by
+    batch, with the same results as one call per batch (see
+    `_batches_per_call`): the plain Keras habit of small batches and many
+    epochs costs what the rule costs, not Keras's per-call overhead.
+
     Args:
         steps_per_batch: how many times the rule is applied to each batch.
             For full-batch training `steps_per_batch=k` with `epochs=n` takes
