@@ -121,3 +121,17 @@ def test_a_progress_bar_splits_the_epoch_into_calls_with_the_same_result(capsys)
                           batch_size=1, epochs=2)
     for a, b in zip(shown.weights, stepped.weights):
         np.testing.assert_allclose(numpy(a), numpy(b), err_msg=a.path, **TOLERANCE)
+
+
+@pytest.mark.skipif(backend.BACKEND != "tensorflow", reason="TensorFlow's repeated dataset")
+def test_tensorflow_repeats_one_dataset_reshuffled_each_epoch():
+    x = np.arange(10, dtype="float32")[:, None]
+    feed = backend.repeated_batches(x, x, 4, shuffle=True)
+    assert feed["steps_per_epoch"] == 3
+    batches = iter(feed["x"])
+    epochs = [[numpy(next(batches)[0]).ravel() for _ in range(3)] for _ in range(3)]
+    for epoch in epochs:  # every sample once an epoch, in batches of 4, 4 and 2
+        assert [len(b) for b in epoch] == [4, 4, 2]
+        assert sorted(np.concatenate(epoch).tolist()) == list(range(10))
+    orders = {tuple(np.concatenate(epoch).tolist()) for epoch in epochs}
+    assert len(orders) == 3  # a new order each epoch, as Keras shuffles arrays
