@@ -335,8 +335,6 @@ def _replay(program, outputs):
 
 def _torch_script_loop(program, outputs, inputs, externals):
     """A TorchScript module `(n, inputs, externals) -> values` running the step n times."""
-    import warnings
-
     import torch
 
     class Loop(torch.nn.Module):

@@ -93,10 +93,10 @@ class RuleProgbar(keras.callbacks.ProgbarLogger):
 
     def set_params(self, params):
         super().set_params(params)
-        if self.target is not None:
-            self.target *= self.steps_per_batch * self.batches_per_call
-            if self.epoch_steps is not None:  # the last call has fewer batches
-                self.target = self.epoch_steps
+        if self.epoch_steps is not None:  # known for arrays (the last call may be short)
+            self.target = self.epoch_steps
+        elif self.target is not None:
+            self.target *= self.steps_per_batch
 
     def advance(self, steps: int, logs=None) -> None:
         """Move the bar `steps` rule steps on (within a batch), showing `logs`."""

@@ -320,8 +320,7 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
     def _fit_checked(self, x, y, **kwargs):
         chunks = tuple(progress_chunks(self.steps_per_batch)) if self._progress else ()
         chunks = chunks if len(chunks) > 1 else None
-        kwargs = self._batches_per_call(x, y, kwargs, chunked=bool(chunks))
-        minibatch, looped = kwargs.pop("minibatch"), kwargs.pop("looped_steps")
+        kwargs, minibatch, looped = self._batches_per_call(x, y, kwargs, chunked=bool(chunks))
         if (chunks, minibatch) != (self._chunks, self._minibatch):
             # The train function was made for the other plan.
             self._chunks, self._minibatch, self.train_function = chunks, minibatch, None
@@ -331,10 +330,11 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
                 self.jit_compile, self.train_function = jit_compile, None
         return super()._fit_checked(**kwargs)
 
-    def _batches_per_call(self, x, y, kwargs: dict, chunked: bool) -> dict:
+    def _batches_per_call(self, x, y, kwargs: dict,
+                          chunked: bool) -> tuple[dict, int | None, int | None]:
         """`fit`'s arguments for training on several batches of in-memory arrays in one
-        compiled call (`minibatch`: the batch size the rule sees, or None; `looped_steps`:
-        the rule steps `fit` will run in compiled loops, or None if unknown).
+        compiled call; the batch size the rule then sees (None: Keras's batches); the rule
+        steps `fit` will run in compiled loops (None: unknown).
 
         Keras calls the train function once per batch, and pays for every call
         (about 1 ms on TensorFlow); a rule on small batches costs microseconds.
@@ -345,13 +345,13 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         Per-batch callbacks (`on_train_batch_end` and friends) keep one call per
         batch, as do datasets, generators and `validation_split`.
         """
-        plain = dict(kwargs, x=x, y=y, minibatch=None, looped_steps=None)
+        plain = dict(kwargs, x=x, y=y)
         if not (isinstance(x, np.ndarray) and (y is None or isinstance(y, np.ndarray))
                 and kwargs.get("steps_per_epoch") is None
                 and not kwargs.get("validation_split")
                 and kwargs.get("shuffle", True) in (True, False)
                 and not self.run_eagerly and keras.distribution.distribution() is None):
-            return plain
+            return plain, None, None
         samples = len(x)
         batch_size = kwargs.get("batch_size") or 32  # Keras's default
         batches = -(-samples // batch_size)
@@ -366,8 +366,8 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         feed = backend.repeated_batches(x, y, per_call * batch_size, kwargs.get("shuffle", True))
         epochs = kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0)
         looped = self.steps_per_batch > 1 or per_call > 1
-        return dict(plain, **feed, minibatch=batch_size if per_call > 1 else None,
-                    looped_steps=epochs * batches * self.steps_per_batch if looped else 0)
+        return (dict(plain, **feed), batch_size if per_call > 1 else None,
+                epochs * batches * self.steps_per_batch if looped else 0)
 
     def make_train_function(self, force=False):
         if self._chunks is None:  # each batch's steps in one compiled call
@@ -393,7 +393,8 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
             self._steps_on(x, y, steps)
             return self.get_metrics_result()
         size, variables = self._minibatch, backend.all_state_variables(self)
-        full = backend.samples(x) // size
+        samples = backend.samples(x)
+        full = samples // size
 
         def on_batch(index):
             self._steps_on(backend.rows(x, index * size, size),
@@ -402,7 +403,6 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         backend.loop(on_batch, full, variables)
         # The last, short batch, if any. (When the length is known only as the code
         # runs, the loop's body is compiled anyway: it then slices at least one row.)
-        samples = backend.samples(x)
         start = full * size if isinstance(samples, int) else ops.minimum(full * size, samples - 1)
         rest = (x[start:], None if y is None else y[start:])
         backend.loop(lambda _: self._steps_on(*rest, steps),
