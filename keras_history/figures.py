@@ -311,6 +311,85 @@ def convnet_figures(options: Options) -> dict[str, Figure]:
     return figures
 
 
+def _parameters_figure(model: keras.Model, paper: str) -> Figure:
+    """Parameters per layer (batch normalization counted with its convolution)."""
+    names, counts, dense = [], [], []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if isinstance(layer, keras.layers.BatchNormalization) and names:
+            counts[-1] += layer.count_params()
+            continue
+        names.append(layer.name)
+        counts.append(layer.count_params())
+        dense.append(isinstance(layer, keras.layers.Dense))
+    counts, dense = np.array(counts), np.array(dense)
+    total = int(counts.sum())
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.34 * len(names) + 1.5), 3.6))
+    ax.bar(np.flatnonzero(~dense), counts[~dense], color="tab:blue", label="convolutional")
+    ax.bar(np.flatnonzero(dense), counts[dense], color="tab:orange", label="fully connected")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    ax.set_ylabel("parameters")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(f"{model.name}: {total:,} parameters ({paper});\n"
+                 f"{counts[dense].sum() / total:.0%} of them in the fully connected layers",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+@figure("alexnet")
+def alexnet_figure(options: Options) -> dict[str, Figure]:
+    return {"alexnet_parameters": _parameters_figure(models.alexnet(compile=False),
+                                                     "paper: 60 million")}
+
+
+@figure("vgg16")
+def vgg16_figure(options: Options) -> dict[str, Figure]:
+    return {"vgg16_parameters": _parameters_figure(models.vgg16(compile=False),
+                                                   "paper: 138 million")}
+
+
+@figure("resnet50")
+def resnet50_figure(options: Options) -> dict[str, Figure]:
+    return {"resnet50_parameters": _parameters_figure(models.resnet50(compile=False),
+                                                      "keras.applications: 25,636,712")}
+
+
+@figure("resnet")
+def cifar_resnets_figure(options: Options) -> dict[str, Figure]:
+    depths, paper = (20, 32, 44, 56, 110), ("0.27M", "0.46M", "0.66M", "0.85M", "1.7M")
+    stages: dict[str, list[int]] = {}
+    for i, depth in enumerate(depths):
+        for layer in models.resnet(depth, compile=False).layers:
+            # "conv3_block2" is in stage conv3; "conv1_bn" in conv1.
+            counts = stages.setdefault(layer.name.split("_")[0], [0] * len(depths))
+            counts[i] += layer.count_params()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    bottom = np.zeros(len(depths))
+    labels = {"conv1": "first conv", "conv2": "16 filters", "conv3": "32 filters",
+              "conv4": "64 filters", "predictions": "classifier"}
+    for stage, counts in stages.items():
+        if any(counts):
+            ax.bar([str(d) for d in depths], counts, bottom=bottom,
+                   label=labels.get(stage, stage))
+            bottom += counts
+    for x, (total, text) in enumerate(zip(bottom, paper)):
+        ax.text(x, total, f"{int(total):,}\n(paper {text})", ha="center", va="bottom",
+                fontsize=7)
+    ax.set_ylim(0, bottom.max() * 1.2)
+    ax.set_xlabel("depth 6n + 2 (resnet(depth), 32×32×3 input, 10 classes)")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v / 1e6:g}M"))
+    ax.set_ylabel("parameters")
+    ax.legend(fontsize=8, title="stage", title_fontsize=8)
+    ax.set_title("The CIFAR ResNets of He et al. (2015), Section 4.2: parameters by stage",
+                 fontsize=9)
+    fig.tight_layout()
+    return {"resnet_cifar_parameters": fig}
+
+
 def save(names: Iterable[str], folder: str | os.PathLike, **options) -> list[Path]:
     """Make the figures of `names` (keys of FIGURES), write them as PNGs in `folder`.
 
