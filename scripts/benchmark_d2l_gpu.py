@@ -27,9 +27,10 @@ import time
 
 import keras
 import numpy as np
-from benchmark_resnet_fashion_mnist import DEFAULT_DATA, load_fashion_mnist
+from benchmark_resnet_fashion_mnist import DEFAULT_DATA
 
 from keras_history import models
+from keras_history.datasets import fashion_mnist
 
 SIZES = {"alexnet": 224, "vgg16": 224, "resnet50": 96}  # d2l's resize per net
 D2L = {"alexnet": 0.880, "vgg16": 0.916, "resnet50": 0.915}  # d2l's 10-epoch test accuracy
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"backend {keras.backend.backend()}, devices: "
           f"{keras.distribution.list_devices()}", flush=True)
-    (x, y), (x_test, y_test) = load_fashion_mnist(args.data)
+    (x, y), (x_test, y_test) = fashion_mnist.load_data(args.data)
     if args.samples:
         x, y, x_test, y_test = x[:args.samples], y[:args.samples], x_test[:args.samples], \
             y_test[:args.samples]

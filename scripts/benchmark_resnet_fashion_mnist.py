@@ -2,6 +2,7 @@
 
     python scripts/benchmark_resnet_fashion_mnist.py [--data ../shared/data/fashion_mnist]
         [--epochs 10] [--batch-size 128] [--augment pad_crop_flip] [--steps N] [--samples N]
+        [--out results.jsonl]
 
 The paper's CIFAR recipe scaled to the run: SGD, momentum 0.9, weight decay
 1e-4, batch 128, ε = 0.1 divided by 10 at half and at three quarters of the
@@ -17,7 +18,7 @@ backend (KERAS_BACKEND picks it).
 from __future__ import annotations
 
 import argparse
-import gzip
+import json
 import os
 import platform
 import sys
@@ -28,28 +29,11 @@ import keras
 import numpy as np
 
 from keras_history import models
+from keras_history.datasets import fashion_mnist
 from keras_history.models.convolutional.resnet import AUGMENTATIONS, cifar_learning_rate
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fashion_mnist"
 TARGET = 0.92
-
-
-def read_idx(path: Path, offset: int) -> np.ndarray:
-    """The uint8 payload of a gzipped IDX file (header of `offset` bytes)."""
-    return np.frombuffer(gzip.decompress(path.read_bytes()), np.uint8, offset=offset)
-
-
-def load_fashion_mnist(folder: Path):
-    """((x_train, y_train), (x_test, y_test)): uint8 (N, 28, 28) images and class ids."""
-    try:
-        from keras_history.datasets import fashion_mnist  # where the package has it
-    except ImportError:
-        def split(prefix):
-            x = read_idx(folder / f"{prefix}-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
-            return x, read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", 8)
-
-        return split("train"), split("t10k")
-    return fashion_mnist.load_data(folder)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,13 +48,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=None,
                         help="train on the first N training images only (a shortened run)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="append one JSON row per epoch to this file")
     return parser.parse_args(argv)
 
 
 class EpochReport(keras.callbacks.Callback):
-    def __init__(self, x_test, y_test):
+    def __init__(self, x_test, y_test, out: str | None = None):
         super().__init__()
-        self.x_test, self.y_test, self.rows = x_test, y_test, []
+        self.x_test, self.y_test, self.out, self.rows = x_test, y_test, out, []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
@@ -79,6 +64,11 @@ class EpochReport(keras.callbacks.Callback):
         seconds = time.perf_counter() - self.start
         _, accuracy = self.model.evaluate(self.x_test, self.y_test, batch_size=500, verbose=0)
         self.rows.append((epoch + 1, seconds, accuracy))
+        if self.out:
+            row = {"epoch": epoch + 1, "loss": logs["loss"], "train_accuracy": logs["accuracy"],
+                   "test_accuracy": accuracy, "seconds": seconds}
+            with open(self.out, "a") as file:
+                file.write(json.dumps(row) + "\n")
         print(f"epoch {epoch + 1:2d}  loss {logs['loss']:.4f}  train acc {logs['accuracy']:.4f}"
               f"  test acc {accuracy:.4f}  {seconds:.0f} s", flush=True)
 
@@ -87,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"backend {keras.backend.backend()}, {platform.machine()} with {os.cpu_count()} CPUs, "
           f"python {platform.python_version()}, keras {keras.__version__}", flush=True)
-    (x, y), (x_test, y_test) = load_fashion_mnist(args.data)
+    (x, y), (x_test, y_test) = fashion_mnist.load_data(args.data)
     x, y = x[: args.samples], y[: args.samples]
     keras.utils.set_random_seed(args.seed)
     steps_per_epoch = -(-len(x) // args.batch_size)
@@ -105,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{seconds / args.steps:.2f} s/step, {seconds / args.steps * steps_per_epoch:.0f}"
               " s per epoch (estimated)")
         return 0
-    report = EpochReport(x_test, y_test)
+    report = EpochReport(x_test, y_test, args.out)
     model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=0,
               callbacks=[report])
     epoch, _, accuracy = report.rows[-1]
