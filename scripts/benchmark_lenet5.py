@@ -2,11 +2,12 @@
 
     python scripts/benchmark_lenet5.py --data ../shared/data/mnist [--passes 20] [--seeds 0 1 2]
     python scripts/benchmark_lenet5.py --data ../shared/data/fashion_mnist --passes 10
-    python scripts/benchmark_lenet5.py ... --batch-size 1 --eta-scale 1.0   # the paper's own
+    python scripts/benchmark_lenet5.py ... --batch-size 1 --eta-scale 1 --warmup-scale 1  # paper
 
 The recipe: stochastic diagonal Levenberg-Marquardt, h_kk re-estimated on 500
-patterns before each pass, η on the paper's schedule (times `--eta-scale`),
-`--batch-size` patterns per update (1 in the paper). Prints one row per pass:
+patterns before each pass, η on the paper's schedule (times `--warmup-scale` for
+passes 1–2 and `--eta-scale` after), `--batch-size` patterns per update (1 in
+the paper). Prints one row per pass:
 test error, training error measured during the pass, seconds of training;
 then the final training error on the whole training set. With `--out` each
 row is also written as JSON (for scripts/figures_lenet5.py). Record results
@@ -16,18 +17,21 @@ in docs/milestones/8-lenet-5.md with the machine and backend (KERAS_BACKEND).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import platform
 import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from keras_history import models
-from keras_history.datasets import mnist
-from keras_history.models.convolutional.lenet5 import ETA_SCALE, PAPER_PASSES, SDLMPass
+from keras_history.datasets import fashion_mnist, mnist
+from keras_history.models.convolutional.lenet5 import (
+    ETA_SCALE,
+    PAPER_PASSES,
+    WARMUP_SCALE,
+    SDLMPass,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,24 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--eta-scale", type=float, default=ETA_SCALE)
-    parser.add_argument("--loss", choices=("eq8", "eq9"), default="eq8")
+    parser.add_argument("--warmup-scale", type=float, default=WARMUP_SCALE)
+    parser.add_argument("--loss", choices=("eq8", "eq9"), default="eq9")
     parser.add_argument("--steps-per-execution", type=int, default=100)
     parser.add_argument("--out", default=None, help="append JSON rows to this file")
     parser.add_argument("--save", default=None,
                         help="save each seed's trained weights as SAVE_seed<N>.weights.h5")
     return parser.parse_args(argv)
-
-
-def load_fashion(folder: str) -> tuple:
-    """Fashion-MNIST's IDX files (MNIST's format; `mnist.load_data` refuses them by checksum)."""
-    def read(stem: str, offset: int) -> np.ndarray:
-        return np.frombuffer(gzip.open(Path(folder) / f"{stem}.gz").read(), np.uint8,
-                             offset=offset)
-
-    return ((read("train-images-idx3-ubyte", 16).reshape(-1, 28, 28),
-             read("train-labels-idx1-ubyte", 8)),
-            (read("t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28),
-             read("t10k-labels-idx1-ubyte", 8)))
 
 
 class PassReport(keras.callbacks.Callback):
@@ -88,12 +81,14 @@ class PassReport(keras.callbacks.Callback):
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     fashion = "fashion" in Path(args.data).name
-    (x, y), (x_test, y_test) = load_fashion(args.data) if fashion else mnist.load_data(args.data)
+    (x, y), (x_test, y_test) = (fashion_mnist if fashion else mnist).load_data(args.data)
     print(f"LeNet-5 on {args.data}: {len(x)} training, {len(x_test)} test images; "
           f"backend {keras.backend.backend()}, {platform.machine()}, batch {args.batch_size}, "
-          f"eta x{args.eta_scale}, loss {args.loss}", flush=True)
+          f"eta x{args.warmup_scale} for passes 1-2, x{args.eta_scale} after, loss {args.loss}",
+          flush=True)
     for seed in args.seeds:
-        model = models.lenet5(seed=seed, loss=args.loss, eta_scale=args.eta_scale, compile=False)
+        model = models.lenet5(seed=seed, loss=args.loss, eta_scale=args.eta_scale,
+                              warmup_scale=args.warmup_scale, compile=False)
         model.compile(optimizer=keras.optimizers.SGD(1e-4), metrics=["accuracy"],
                       jit_compile=keras.backend.backend() == "tensorflow" or "auto",
                       steps_per_execution=args.steps_per_execution)

@@ -66,17 +66,26 @@ def c1_filters_figure(path: Path, weights: str | None = None) -> Path:
 
 
 def error_curve_figure(path: Path, runs: list[str]) -> Path:
-    """Test error per pass of each seed, with the paper's reported end points."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    for run in runs:
-        rows = [json.loads(line) for line in Path(run).read_text().splitlines() if line]
-        for seed in sorted({r["seed"] for r in rows}):
-            passes = [r for r in rows if r["seed"] == seed and "test_error" in r]
-            line, = ax.plot([r["pass"] for r in passes], [100 * r["test_error"] for r in passes],
-                            marker=".", label=f"ours, seed {seed} (test)")
-            for final in (r for r in rows if r["seed"] == seed and "final_train_error" in r):
-                ax.plot([final["pass"]], [100 * final["final_train_error"]], "o",
-                        color=line.get_color(), label=f"ours, seed {seed}: training set")
+    """Test error per pass of each recipe (the mean over its seeds), beside the paper's.
+
+    Rows carry "recipe" (a label; rows without one are the default recipe's),
+    "seed", "pass" and "test_error", or "final_train_error" after the last pass.
+    """
+    rows = [json.loads(line) for run in runs for line in Path(run).read_text().splitlines()
+            if line]
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for recipe in dict.fromkeys(r.get("recipe", "default") for r in rows):
+        ours = [r for r in rows if r.get("recipe", "default") == recipe]
+        seeds = len({r["seed"] for r in ours})
+        passes = sorted({r["pass"] for r in ours if "test_error" in r})
+        mean = [100 * np.mean([r["test_error"] for r in ours
+                               if r["pass"] == n and "test_error" in r]) for n in passes]
+        line, = ax.plot(passes, mean, marker=".", lw=2 if "default" in recipe else 1,
+                        label=f"{recipe}: test, mean of {seeds} seed{'s' * (seeds > 1)}")
+        finals = [r for r in ours if "final_train_error" in r]
+        if finals:
+            ax.plot([finals[0]["pass"]], [100 * np.mean([r["final_train_error"] for r in finals])],
+                    "o", color=line.get_color(), label=f"{recipe}: training set")
     ax.axhline(100 * PAPER_TEST_ERROR, color="k", ls="--", lw=1, label="paper: 0.95% test")
     ax.plot([19], [100 * PAPER_TRAIN_ERROR], "kx", label="paper: 0.35% train, pass 19")
     ax.set_xlabel("pass through the 60,000 training digits")
@@ -84,7 +93,7 @@ def error_curve_figure(path: Path, runs: list[str]) -> Path:
     ax.set_ylim(0, 3)
     ax.set_xticks(range(0, 21, 2))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path

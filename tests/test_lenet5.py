@@ -97,7 +97,8 @@ def test_rbf_outputs_are_squared_distances_to_the_digit_bitmaps(model):
 def test_losses_are_equations_8_and_9(model):
     distances = np.array([[3.0, 1.0, 7.0], [0.5, 4.0, 2.0]], "float32")
     y = np.array([2, 0])
-    eq8 = numpy(model.pattern_losses(y, distances))
+    assert model.loss_name == "eq9"  # the default: the loss that reproduces the paper here
+    eq8 = numpy(models.lenet5(loss="eq8", seed=0).pattern_losses(y, distances))
     np.testing.assert_allclose(eq8, [7.0, 0.5])
     eq9 = models.lenet5(loss="eq9", j=2.0, seed=0)
     expected = [d[t] + np.log(np.exp(-2.0) + np.exp(-d).sum()) for d, t in zip(distances, y)]
@@ -107,6 +108,21 @@ def test_losses_are_equations_8_and_9(model):
 def test_the_eta_schedule_is_the_papers():
     etas = [paper_eta(epoch) for epoch in range(20)]
     assert etas == [5e-4] * 2 + [2e-4] * 3 + [1e-4] * 3 + [5e-5] * 4 + [1e-5] * 8
+
+
+def test_each_pass_takes_the_papers_eta_times_its_scale():
+    model = models.lenet5(eta_scale=0.5, warmup_scale=0.1, compile=False)
+    expected = [paper_eta(e) * (0.1 if e < 2 else 0.5) for e in range(20)]
+    np.testing.assert_allclose([model.eta_for(e) for e in range(20)], expected)
+    assert models.lenet5(eta_scale=0.5, warmup_scale=None, compile=False).eta_for(0) == 2.5e-4
+    assert models.lenet5(eta=1e-3, eta_scale=0.5, compile=False).eta_for(7) == 5e-4
+    # The compiled optimizer starts at pass 1's η, and the scales survive a config round trip.
+    assert float(numpy(models.lenet5(warmup_scale=0.1).optimizer.learning_rate)) == \
+        pytest.approx(5e-5)
+    restored = type(model).from_config(model.get_config())
+    assert (restored.eta_scale, restored.warmup_scale) == (0.5, 0.1)
+    with pytest.raises(ValueError, match="warmup_scale"):
+        models.lenet5(warmup_scale=0)
 
 
 def tiny_net():
