@@ -87,6 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS)[:3], choices=CONFIGS)
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seed of the first trial (to add trials to a results file)")
     parser.add_argument("--budget", type=int, default=100_000)
     parser.add_argument("--check-every", type=int, default=500)
     parser.add_argument("--out", default="docs/results/reber.jsonl")
@@ -98,7 +100,7 @@ def main() -> None:
         return
     with open(args.out, "a") as out:
         for config in args.configs:
-            for seed in range(args.trials):
+            for seed in range(args.first_seed, args.first_seed + args.trials):
                 result = trial(config, seed, args.budget, args.check_every)
                 print(json.dumps(result), flush=True)
                 out.write(json.dumps(result) + "\n")
