@@ -24,7 +24,7 @@ Gauss-Newton diagonal), re-estimated on 500 patterns before each pass and held
 during it, and η falls by pass: 5e-4 (passes 1–2), 2e-4 (3–5), 1e-4 (6–8),
 5e-5 (9–12), 1e-5 after. Here that η is scaled: the paper's own values make
 the first pass blow up (h_kk starts tiny), so passes 1–2 take 0.04 of it
-(`warmup_scale`) and the rest ETA_SCALE of it (`eta_scale`); measured in
+(`warmup_scale`) and the later passes 0.5 of it (`eta_scale`); measured in
 docs/milestones/8-lenet-5.md.
 
 h_kk is computed as the paper does: second derivatives backpropagated like
