@@ -3,6 +3,7 @@
     python scripts/benchmark_gan.py --data ../shared/data/mnist --epochs 300
     python scripts/benchmark_gan.py --until 20:15 --save /tmp/gan.keras   # stop in time (UTC)
     python scripts/benchmark_gan.py --score /tmp/gan.keras                 # score a saved model
+    python scripts/benchmark_gan.py --resume /tmp/gan.keras --save /tmp/gan.keras  # go on
 
 The recipe of the authors' mnist.yaml: MNIST train[0:50000] in batches of 100,
 SGD lr 0.1 ÷ 1.000004 per step, momentum 0.5 → 0.7 over epochs 1..250. After
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log", default=None, help="append one JSON row per result here")
     parser.add_argument("--save", default=None, help="save the model here after every epoch")
+    parser.add_argument("--resume", default=None,
+                        help="go on training the model saved at this path (its optimizer "
+                        "state and epoch count included) instead of a fresh one")
     parser.add_argument("--score", default=None,
                         help="only score the saved model at this path (no sanity line)")
     args = parser.parse_args(argv)
@@ -92,15 +96,21 @@ def main(argv: list[str] | None = None) -> int:
                 "parzen_seconds": time.perf_counter() - began})
         return 0
 
-    began = time.perf_counter()
-    real = metrics.parzen_log_likelihood(x_train[:SAMPLES], x_test, valid)
-    record({"what": "training images as samples", "parzen": real.mean,
-            "se": real.standard_error, "sigma": real.sigma,
-            "parzen_seconds": time.perf_counter() - began})
-
-    model = models.gan(output_bias_from=train, seed=args.seed)
+    if args.resume:
+        model = keras_history.load_model(args.resume)
+        # Every schedule of the recipe is a function of the step count, so this is the epoch.
+        first = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        first //= model.optimizer.steps_per_epoch
+        print(f"resuming {args.resume} after epoch {first}")
+    else:
+        began = time.perf_counter()
+        real = metrics.parzen_log_likelihood(x_train[:SAMPLES], x_test, valid)
+        record({"what": "training images as samples", "parzen": real.mean,
+                "se": real.standard_error, "sigma": real.sigma,
+                "parzen_seconds": time.perf_counter() - began})
+        model, first = models.gan(output_bias_from=train, seed=args.seed), 0
     epoch_seconds = parzen_seconds = 0.0
-    for epoch in range(args.epochs):
+    for epoch in range(first, args.epochs):
         if stop_at is not None and time.time() + 1.1 * (epoch_seconds + parzen_seconds) > stop_at:
             print(f"stopping before epoch {epoch + 1}: it would end after {args.until} UTC")
             break

@@ -81,7 +81,7 @@ def weight_decay_step(optimizer: keras.optimizers.Optimizer, grads: list,
     if weight_decay:
         grads = [g + ops.cast(weight_decay, g.dtype) * ops.cast(w, g.dtype)
                  for g, w in zip(grads, variables)]
-    optimizer.apply(grads, variables)
+    backend.apply_gradients(optimizer, grads, variables)
 
 
 class CheckedInputsMixin:
@@ -174,7 +174,6 @@ class CheckedInputsMixin:
             kwargs["validation_data"] = self._checked(*data, targets=True)
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        backend.refuse_replicas(self)
         for unsupported in ("sample_weight", "class_weight"):
             if not self.weighted_samples and kwargs.get(unsupported) is not None:
                 raise ValueError(
@@ -184,7 +183,8 @@ class CheckedInputsMixin:
         x, y = self._checked(x, y, targets=True)
         self._checked_validation_data(kwargs)
         if not self.built and isinstance(x, np.ndarray):
-            build_for(self, x.shape[1:])  # callbacks such as BackupAndRestore need weights now
+            with backend.strategy_scope(self):  # tf.distribute: a copy of each weight per replica
+                build_for(self, x.shape[1:])  # callbacks such as BackupAndRestore need weights now
         callbacks = list(kwargs.pop("callbacks", None) or [])
         if not any(isinstance(c, DivergenceGuard) for c in callbacks):
             callbacks.append(DivergenceGuard())

@@ -54,6 +54,7 @@ class ImageClassifier(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model
         self.include_top = bool(include_top)
 
     from_logits = False  # True where the classifier ends without a softmax
+    splits_batch = True  # under tf.distribute: a gradient per replica (backend.distributed_step)
 
     def build(self, input_shape):
         # Built for images however they come: (N, 28, 28) and flat (N, 784) included.
@@ -130,7 +131,7 @@ class ImageClassifier(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model
 
     def update(self, grads: list) -> None:
         """The step taken with the gradient: here the compiled optimizer's."""
-        self.optimizer.apply(grads, self.trainable_variables)
+        backend.apply_gradients(self.optimizer, grads, self.trainable_variables)
 
     def learning_rule(self, data) -> dict:
         """One step of backpropagation on a batch: the gradient of `cost`, then `update`."""

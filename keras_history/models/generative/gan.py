@@ -141,6 +141,7 @@ class GAN(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
 
     needs_targets = False
     weighted_samples = False
+    splits_batch = True  # under tf.distribute: a gradient per replica (backend.distributed_step)
 
     def __init__(self, noise_dim: int = 100, noise: str = "uniform",
                  objective: str = "non_saturating", schedule: str = "simultaneous",
@@ -193,11 +194,14 @@ class GAN(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
 
     def sample_noise(self, count):
         """`count` noise vectors from the model's seeded generator (a training-step tensor)."""
-        shape = (count, self.noise_dim)
-        if self.noise == "gaussian":
-            return keras.random.normal(shape, seed=self.noise_generator)
-        limit = math.sqrt(3)  # unit variance, like the Gaussian
-        return keras.random.uniform(shape, -limit, limit, seed=self.noise_generator)
+        def draw(count):
+            shape = (count, self.noise_dim)
+            if self.noise == "gaussian":
+                return keras.random.normal(shape, seed=self.noise_generator)
+            limit = math.sqrt(3)  # unit variance, like the Gaussian
+            return keras.random.uniform(shape, -limit, limit, seed=self.noise_generator)
+
+        return backend.replica_share(draw, count)  # under tf.distribute: the global draw
 
     def noise_for(self, count: int, seed: int | None = None) -> np.ndarray:
         """`count` noise vectors drawn with NumPy from `seed`: the same on every backend."""
@@ -251,8 +255,8 @@ class GAN(CheckedInputsMixin, backend.BackendStepsMixin, keras.Model):
         groups = [owners[p] for p in players]
         losses, logits, grads = backend.values_and_grads(
             lambda: self._play(images, players), groups, self.non_trainable_variables)
-        self.optimizer.apply([g for group in grads for g in group],
-                             [v for group in groups for v in group])
+        backend.apply_gradients(self.optimizer, [g for group in grads for g in group],
+                                [v for group in groups for v in group])
         return dict(zip(players, losses)), logits
 
     def _images(self, data):
