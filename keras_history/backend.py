@@ -493,13 +493,7 @@ def distributed_step(model: keras.Model, rule: Callable[[object], dict], data) -
     import tensorflow as tf
 
     context = tf.distribute.get_replica_context()
-
-    def gather(share):
-        whole = context.all_gather(share, axis=0)
-        whole.set_shape([None, *share.shape[1:]])  # all_gather forgets the feature shape
-        return whole
-
-    gathered = tf.nest.map_structure(gather, data)
+    gathered = tf.nest.map_structure(lambda share: _all_gather(context, share), data)
     variables = all_state_variables(model)
 
     def apply(strategy, replicated):
@@ -522,6 +516,27 @@ def distributed_step(model: keras.Model, rule: Callable[[object], dict], data) -
         return logs
 
     return context.merge_call(apply, args=(gathered,))
+
+
+def _all_gather(context, share):
+    """The replicas' shares of a batch, concatenated in replica order, on every replica.
+
+    Built from an all-reduce (each share placed at its offset in zeros, then
+    summed, which adds only zeros to each number): `ReplicaContext.all_gather`
+    fails under MultiWorkerMirroredStrategy ("destinations can not be empty").
+    """
+    import tensorflow as tf
+
+    replicas, index = context.num_replicas_in_sync, context.replica_id_in_sync_group
+    count = tf.shape(share, out_type=tf.int32)[0]
+    counts = context.all_reduce("sum", tf.one_hot(index, replicas, dtype=tf.int32) * count)
+    start = tf.reduce_sum(counts[:index])
+    summable = share.dtype in (tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)
+    wide = share if summable else tf.cast(share, tf.int32)  # uint8 pixels, say
+    padding = [[start, tf.reduce_sum(counts) - start - count]] + [[0, 0]] * (share.shape.rank - 1)
+    whole = context.all_reduce("sum", tf.pad(wide, padding))
+    whole.set_shape([None, *share.shape[1:]])
+    return tf.cast(whole, share.dtype)
 
 
 def _global_moments(layer: keras.layers.BatchNormalization, inputs, mask):
@@ -547,6 +562,23 @@ def _global_moments(layer: keras.layers.BatchNormalization, inputs, mask):
     mean = global_mean(inputs)
     variance = global_mean(tf.math.squared_difference(inputs, tf.stop_gradient(mean)))
     return tf.squeeze(mean, axes), tf.squeeze(variance, axes)
+
+
+def _multi_worker_logs(logs: dict) -> dict:
+    """Logs as Keras's TensorFlow trainer can average them over several workers.
+
+    Under MultiWorkerMirroredStrategy Keras reduces each log with
+    `strategy.reduce("MEAN", log, axis=0)`, which fails for the scalars every
+    other strategy takes (keras-team/keras#20585): there each log goes as a
+    vector of one, and comes back from the reduction a scalar.
+    """
+    if _replicas() == 1:
+        return logs
+    import tensorflow as tf
+
+    if not getattr(tf.distribute.get_strategy().extended, "_in_multi_worker_mode", bool)():
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 
 
 def apply_gradients(optimizer: keras.optimizers.Optimizer, grads: list,
@@ -775,11 +807,29 @@ class BackendStepsMixin:
 
         def train_step(self, data):
             with _no_grad(), compiled_loops(not self.run_eagerly):
-                return distributed_step(self, self.learning_rule, data)
+                return _multi_worker_logs(distributed_step(self, self.learning_rule, data))
 
         def test_step(self, data):
             with _no_grad():
-                return self.measure(data)
+                return _multi_worker_logs(self.measure(data))
+
+    if BACKEND == "tensorflow":
+
+        def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+            # Keras averages the first batch across replicas only to learn its shapes, which
+            # MultiWorkerMirroredStrategy cannot do eagerly (keras-team/keras#20585): this
+            # process's first share has the same shapes.
+            import tensorflow as tf
+
+            if iterator is None or self._distribute_strategy is None:
+                return super()._maybe_symbolic_build(iterator, data_batch)
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: self._distribute_strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, next(batches))
+                break
+            with self._distribute_strategy.scope():
+                self._symbolic_build(data_batch=data_batch)
 
 
 def rule_train_function(model: keras.Model, steps: int) -> Callable:
@@ -804,7 +854,7 @@ def rule_train_function(model: keras.Model, steps: int) -> Callable:
 
     def train_step(data):
         with _no_grad(), compiled_loops(not model.run_eagerly):
-            return distributed_step(model, learn, data)
+            return _multi_worker_logs(distributed_step(model, learn, data))
 
     if BACKEND == "tensorflow":
         return model._make_function(train_step)

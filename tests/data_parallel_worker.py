@@ -5,6 +5,8 @@
     KERAS_BACKEND=jax python data_parallel_worker.py RESULT.json \
         --process-id I --processes 2 --port PORT NAME...      # one of two processes
     KERAS_BACKEND=tensorflow python data_parallel_worker.py RESULT.json --mirrored
+    KERAS_BACKEND=tensorflow python data_parallel_worker.py RESULT.json \
+        --worker I --ports P0,P1 [--backup DIR [--die NAME]] NAME...   # one of two TF workers
 
 JAX fixes its device count when it starts, so the two host devices need a
 process of their own. For each milestone's case (tests/cases.py) this trains
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import sys
 
 import keras
@@ -34,7 +38,7 @@ def even(batch_size: int, samples: int) -> int:
 
 
 def train(name: str, distribution, process: int = 0, processes: int = 1,
-          strategy=None) -> tuple[list[np.ndarray], dict, set]:
+          strategy=None, callbacks=()) -> tuple[list[np.ndarray], dict, set]:
     """Train the case; with several processes, this one's share of every global batch.
     `distribution` is JAX's (keras.distribution), `strategy` TensorFlow's (tf.distribute)."""
     keras.distribution.set_distribution(distribution)
@@ -54,7 +58,7 @@ def train(name: str, distribution, process: int = 0, processes: int = 1,
         rows = np.arange(samples).reshape(-1, processes, share)[:, process].ravel()
         history = model.fit(x[rows], None if y is None else y[rows],
                             **{**fit_options, "batch_size": share}, epochs=EPOCHS,
-                            shuffle=False, verbose=0)
+                            shuffle=False, verbose=0, callbacks=list(callbacks))
         return state(model), history.history, _devices(model)
     finally:
         keras.distribution.set_distribution(None)
@@ -82,8 +86,9 @@ def compare(one: tuple, two: tuple) -> dict:
         "state": max([largest_relative(a, b) for a, b in zip(one_state, two_state)],
                      default=0.0),
         "variables": [len(one_state), len(two_state)],
-        "logs": max(largest_relative(np.asarray(one_logs[k]), np.asarray(two_logs[k]))
-                    for k in one_logs),
+        # A run resumed from a backup logs only the epochs it ran: the last ones.
+        "logs": max(largest_relative(np.asarray(one_logs[k][-len(two_logs[k]):]),
+                                     np.asarray(two_logs[k])) for k in one_logs),
         "log_names": [sorted(one_logs), sorted(two_logs)],
         "devices": [len(one_devices), len(two_devices)],
     }
@@ -148,8 +153,84 @@ def main_mirrored(path: str) -> None:
         json.dump(results, file)
 
 
+# A worker whose peer is gone gives up after this many seconds, with PEER_LOST's message.
+PEER_TIMEOUT = 30
+PEER_LOST = "lost its peer"
+
+
+def main_multi_worker(path: str, worker: int, ports: list[int], names: list[str],
+                      backup: str | None = None, die: str | None = None) -> None:
+    """One of two TensorFlow workers (MultiWorkerMirroredStrategy on 127.0.0.1): each trains
+    every case on the whole data (tf.data gives each worker its share of every global
+    batch); worker 0 also trains it alone and writes the comparison. With `backup`, training
+    goes through BackupAndRestore (a folder per worker), and the epochs each case ran are
+    recorded; with `die` (a case's name), worker 1 SIGKILLs itself in that case's epoch
+    KILL_EPOCH."""
+    os.environ["TF_CONFIG"] = json.dumps({
+        "cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
+        "task": {"type": "worker", "index": worker}})
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(
+        communication_options=tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=PEER_TIMEOUT))
+    results = {"devices": strategy.num_replicas_in_sync}
+    for name in names:
+        callbacks = []
+        if backup:
+            callbacks.append(keras.callbacks.BackupAndRestore(f"{backup}/{name}/worker{worker}"))
+        if backup:  # on both workers: the same callbacks make the same compiled steps
+            callbacks.append(DieInEpoch(die == name and worker == 1))
+        try:
+            two = train(name, None, strategy=strategy, callbacks=callbacks)
+        except tf.errors.OpError as error:
+            sys.exit(f"worker {worker} {PEER_LOST} while training {name}: "
+                     f"{type(error).__name__}: {str(error).splitlines()[0]}")
+        if worker == 0:
+            results[name] = compare(train(name, None, strategy=tf.distribute.get_strategy()), two)
+            if backup:
+                results[name]["epochs"] = callbacks[-1].ran
+            print(name, results[name], file=sys.stderr, flush=True)
+    if worker == 0:
+        with open(path, "w") as file:
+            json.dump(results, file)
+
+
+KILL_EPOCH = 1  # 0-based: the second of the EPOCHS dies, after the first epoch's backup
+
+
+class DieInEpoch(keras.callbacks.Callback):
+    """If `die`, SIGKILLs this process at the first batch end of epoch KILL_EPOCH: a
+    machine lost."""
+
+    def __init__(self, die: bool):
+        super().__init__()
+        self.die, self.ran = die, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.ran.append(epoch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.die and self.epoch == KILL_EPOCH:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 if __name__ == "__main__":
-    if "--mirrored" in sys.argv:
+    if "--worker" in sys.argv:
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("path")
+        parser.add_argument("names", nargs="+")
+        parser.add_argument("--worker", type=int, required=True)
+        parser.add_argument("--ports", required=True)
+        parser.add_argument("--backup")
+        parser.add_argument("--die", help="the case in whose epoch KILL_EPOCH worker 1 dies")
+        args = parser.parse_args()
+        main_multi_worker(args.path, args.worker, [int(p) for p in args.ports.split(",")],
+                          args.names, args.backup, args.die)
+    elif "--mirrored" in sys.argv:
         main_mirrored(sys.argv[1])
     elif "--process-id" in sys.argv:
         import argparse

@@ -11,20 +11,27 @@ differences of float32 summation order only (docs/distribution.md).
 
 TensorFlow, one process: `tf.distribute.MirroredStrategy` over two logical CPUs,
 the same comparison (backend.distributed_step says how each rule is split).
+TensorFlow, two processes: `MultiWorkerMirroredStrategy` on 127.0.0.1, the same
+comparison; and a worker killed by SIGKILL mid-training: its peer fails with a
+clear message within seconds, and the restarted job resumes from
+BackupAndRestore's backup and ends as the uninterrupted run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
 import pytest
 from cases import CASES
-from data_parallel_worker import NOT_YET
+from data_parallel_worker import KILL_EPOCH, NOT_YET, PEER_LOST
 
 TESTS = Path(__file__).resolve().parent
 # Largest difference allowed, relative to each variable's and log's largest magnitude
@@ -123,5 +130,83 @@ def test_two_jax_processes_train_as_one_device(tmp_path):
     compared = json.loads(result.read_text())
     assert compared["devices"] == 2
     for name in ACROSS_PROCESSES:
+        assert compared[name]["state"] <= TOLERANCE, (name, compared[name])
+        assert compared[name]["logs"] <= TOLERANCE, (name, compared[name])
+
+
+def _free_ports(count: int) -> list[int]:
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def _tf_workers(result, names: list[str], *options: str) -> list[subprocess.Popen]:
+    """Two MultiWorkerMirroredStrategy workers (data_parallel_worker.py) on free ports."""
+    ports = ",".join(map(str, _free_ports(2)))
+    return [subprocess.Popen(
+        [sys.executable, str(TESTS / "data_parallel_worker.py"), str(result), *names,
+         "--worker", str(i), "--ports", ports, *options],
+        env=_env(KERAS_BACKEND="tensorflow"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True) for i in range(2)]
+
+
+def _finish(workers: list[subprocess.Popen], timeout: float) -> list[str]:
+    """Wait for the workers; kill them whatever happens. Their stderr."""
+    try:
+        return [worker.communicate(timeout=timeout)[1] for worker in workers]
+    finally:  # never leave a process (or its port) behind
+        for worker in workers:
+            worker.kill()
+
+
+@on_tensorflow
+def test_two_tensorflow_workers_train_as_one_device(tmp_path):
+    names = sorted(set(CASES) - NOT_YET)
+    workers = _tf_workers(tmp_path / "result.json", names)
+    errors = _finish(workers, timeout=900)
+    assert [w.returncode for w in workers] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    compared = json.loads((tmp_path / "result.json").read_text())
+    assert compared["devices"] == 2  # replicas in sync: one per worker
+    for name in names:
+        assert compared[name]["variables"][0] == compared[name]["variables"][1], name
+        assert compared[name]["state"] <= TOLERANCE, (name, compared[name])
+        assert compared[name]["logs"] <= TOLERANCE, (name, compared[name])
+
+
+@on_tensorflow
+def test_a_killed_worker_fails_its_peer_and_the_restarted_job_resumes(tmp_path):
+    # A rule model and the convnet; the second dies: the first finished (its backup gone).
+    names, killed = ["least_squares", "mnist_convnet"], "mnist_convnet"
+    backup = tmp_path / "backup"
+    first = _tf_workers(tmp_path / "unused.json", names, "--backup", str(backup), "--die", killed)
+    try:
+        first[1].wait(timeout=600)
+        died = time.monotonic()
+        stderr = first[0].communicate(timeout=120)[1]  # bounded: no hang on a lost peer
+        waited = time.monotonic() - died
+    finally:
+        for worker in first:
+            worker.kill()
+    assert first[1].returncode == -signal.SIGKILL
+    assert first[0].returncode == 1, stderr[-2000:]
+    assert f"worker 0 {PEER_LOST} while training {killed}" in stderr, stderr[-2000:]
+    print(f"the survivor gave up {waited:.0f} s after its peer died")
+    for worker in (0, 1):  # each worker's backup holds the epochs before the kill
+        metadata = json.loads((backup / killed / f"worker{worker}" /
+                               "training_metadata.json").read_text())
+        assert metadata["epoch"] == KILL_EPOCH
+
+    restarted = _tf_workers(tmp_path / "result.json", names, "--backup", str(backup))
+    errors = _finish(restarted, timeout=600)
+    assert [w.returncode for w in restarted] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    compared = json.loads((tmp_path / "result.json").read_text())
+    assert compared[killed]["epochs"] == list(range(KILL_EPOCH, 2))  # resumed, not redone
+    assert compared["least_squares"]["epochs"] == [0, 1]
+    for name in names:  # and ended as one device's uninterrupted run
         assert compared[name]["state"] <= TOLERANCE, (name, compared[name])
         assert compared[name]["logs"] <= TOLERANCE, (name, compared[name])
