@@ -164,18 +164,20 @@ def _finish(workers: list[subprocess.Popen], timeout: float) -> list[str]:
             worker.kill()
 
 
+# One pair of workers per milestone: a worker process that trains several models under
+# MultiWorkerMirroredStrategy segfaults now and then in TensorFlow 2.21, after 2 to 8 of
+# them (in Keras's epoch iterator, creating the next distributed dataset).
 @on_tensorflow
-def test_two_tensorflow_workers_train_as_one_device(tmp_path):
-    names = sorted(set(CASES) - NOT_YET)
-    workers = _tf_workers(tmp_path / "result.json", names)
-    errors = _finish(workers, timeout=900)
+@pytest.mark.parametrize("name", sorted(set(CASES) - NOT_YET))
+def test_two_tensorflow_workers_train_as_one_device(tmp_path, name):
+    workers = _tf_workers(tmp_path / "result.json", [name])
+    errors = _finish(workers, timeout=600)
     assert [w.returncode for w in workers] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
     compared = json.loads((tmp_path / "result.json").read_text())
     assert compared["devices"] == 2  # replicas in sync: one per worker
-    for name in names:
-        assert compared[name]["variables"][0] == compared[name]["variables"][1], name
-        assert compared[name]["state"] <= TOLERANCE, (name, compared[name])
-        assert compared[name]["logs"] <= TOLERANCE, (name, compared[name])
+    assert compared[name]["variables"][0] == compared[name]["variables"][1]
+    assert compared[name]["state"] <= TOLERANCE, compared[name]
+    assert compared[name]["logs"] <= TOLERANCE, compared[name]
 
 
 @on_tensorflow
