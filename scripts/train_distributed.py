@@ -1,20 +1,26 @@
-"""Train a milestone data-parallel on the JAX backend, and time it (issue 12).
+"""Train a milestone data-parallel, on JAX or TensorFlow, and time it (issue 12).
 
-One process over N devices (on CPU, N host devices that XLA makes of one
-machine's cores; on a GPU machine, its GPUs), or N processes on this machine
-joined by `keras.distribution.initialize`, each feeding its share of every
-global batch:
+One process over N devices, or N processes on this machine, each one device:
 
     python scripts/train_distributed.py mnist_convnet --devices 2
-    python scripts/train_distributed.py mnist_convnet --processes 2 [--port 12355]
+    python scripts/train_distributed.py mnist_convnet --processes 2
     python scripts/train_distributed.py mnist_convnet --compare 1 2   # one table
+
+The engine follows KERAS_BACKEND (or `--backend`): on JAX, `keras.distribution`
+(N devices: on CPU, N host devices XLA makes of the machine's cores; several
+processes: `keras.distribution.initialize`, each feeding its share of every
+global batch); on TensorFlow, `tf.distribute` (N devices: `MirroredStrategy`,
+on CPU over N logical devices; several processes: `MultiWorkerMirroredStrategy`
+with TF_CONFIG, each feeding the whole data, of which tf.data gives it its share).
+On a GPU machine the devices are its GPUs.
 
 `--data PATH` trains on a folder of full MNIST (default: the embedded sample);
 `--epochs`, `--batch-size` (the global batch) as in `fit`. Each run trains one
 warm-up epoch (compilation) and times the next; the table gives images per
 second and the final loss. For real hosts, start one process per host with the
-same `--processes`, its own `--process-id` and the first host's address in
-`--coordinator` (docs/distribution.md).
+same `--processes` and its own `--process-id`, and either the first host's
+address in `--coordinator` (JAX) or every host's in `--workers` (TensorFlow)
+(docs/distribution.md).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import numpy as np
 
 def worker(args: argparse.Namespace) -> dict:
     """Train `args.model` data-parallel in this process; process 0 returns the result."""
+    if args.backend == "tensorflow":
+        return tf_worker(args)
     import jax
 
     if args.processes > 1:
@@ -39,7 +47,6 @@ def worker(args: argparse.Namespace) -> dict:
     import keras
 
     import keras_history
-    from keras_history import datasets
 
     if args.processes > 1:
         keras.distribution.initialize(job_addresses=args.coordinator,
@@ -48,14 +55,59 @@ def worker(args: argparse.Namespace) -> dict:
     if len(devices) > 1:  # the data is already this process's share: no tf.data sharding
         keras.distribution.set_distribution(keras.distribution.DataParallel(
             devices=devices, auto_shard_dataset=args.processes == 1))
-    (x, y), _ = (datasets.mnist.load_data(args.data) if args.data
-                 else datasets.mnist.load_sample())
-    samples = len(x) - len(x) % args.batch_size  # whole global batches only
+    x, y, samples = _data(args)
     share = args.batch_size // args.processes
     rows = np.arange(samples).reshape(-1, args.processes, share)[:, args.process_id].ravel()
+    return _timed_fit(args, lambda: getattr(keras_history.models, args.model)(),
+                      x[rows], y[rows], share, samples, len(devices))
+
+
+def tf_worker(args: argparse.Namespace) -> dict:
+    """The same on TensorFlow: `MirroredStrategy` over this process's devices, or
+    `MultiWorkerMirroredStrategy` across the `--workers` processes."""
+    if args.processes > 1:
+        os.environ["TF_CONFIG"] = json.dumps({
+            "cluster": {"worker": args.workers.split(",")},
+            "task": {"type": "worker", "index": args.process_id}})
+    import tensorflow as tf
+
+    if args.processes > 1:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus and args.devices > 1:  # logical CPUs, asked for before TensorFlow starts
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * args.devices)
+        names = ([f"/gpu:{i}" for i in range(len(gpus))] if gpus
+                 else [f"/cpu:{i}" for i in range(args.devices)])
+        strategy = (tf.distribute.MirroredStrategy(names) if len(names) > 1
+                    else tf.distribute.get_strategy())
+    import keras_history
+
+    x, y, samples = _data(args)
+    with strategy.scope():
+        model = getattr(keras_history.models, args.model)()
+    return _timed_fit(args, lambda: model, x[:samples], y[:samples], args.batch_size, samples,
+                      strategy.num_replicas_in_sync)
+
+
+def _data(args: argparse.Namespace) -> tuple:
+    """MNIST (or the sample), and how many rows make whole global batches."""
+    from keras_history import datasets
+
+    (x, y), _ = (datasets.mnist.load_data(args.data) if args.data
+                 else datasets.mnist.load_sample())
+    return x, y, len(x) - len(x) % args.batch_size
+
+
+def _timed_fit(args: argparse.Namespace, make, x, y, batch_size: int, samples: int,
+               devices: int) -> dict:
+    """Fit a seeded model for a warm-up epoch and `args.epochs` timed ones."""
+    import keras
+
     keras.utils.set_random_seed(0)
-    model = getattr(keras_history.models, args.model)()
-    times = []
+    model, times = make(), []
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -64,9 +116,9 @@ def worker(args: argparse.Namespace) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.start)
 
-    history = model.fit(x[rows], y[rows], batch_size=share, epochs=args.epochs + 1,
+    history = model.fit(x, y, batch_size=batch_size, epochs=args.epochs + 1,
                         shuffle=False, verbose=0, callbacks=[EpochTimer()])
-    return {"devices": len(devices), "processes": args.processes,
+    return {"devices": devices, "processes": args.processes,
             "images_per_s": samples / min(times[1:]), "loss": history.history["loss"][-1]}
 
 
@@ -78,12 +130,14 @@ def free_port() -> int:
 
 def launch(args: argparse.Namespace, devices: int, processes: int) -> dict:
     """Start the run's processes (JAX fixes its devices when it starts) and wait for them."""
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    if devices > 1:
+    env = {**os.environ, "KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if devices > 1 and args.backend == "jax":
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     coordinator = args.coordinator or f"127.0.0.1:{free_port()}"
+    workers = args.workers or ",".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
     common = [sys.executable, os.path.abspath(__file__), args.model, "--worker",
-              "--processes", str(processes), "--coordinator", coordinator,
+              "--backend", args.backend, "--devices", str(devices),
+              "--processes", str(processes), "--coordinator", coordinator, "--workers", workers,
               "--epochs", str(args.epochs), "--batch-size", str(args.batch_size)]
     common += ["--data", args.data] if args.data else []
     children = [subprocess.Popen(common + ["--process-id", str(i)], env=env,
@@ -110,8 +164,15 @@ def main() -> int:
     parser.add_argument("--data", help="a folder of full MNIST (default: the embedded sample)")
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs after a warm-up")
     parser.add_argument("--batch-size", type=int, default=64, help="the global batch")
-    parser.add_argument("--coordinator", help="host:port of process 0 (default: a free port "
-                        "on 127.0.0.1)")
+    parser.add_argument("--backend", choices=["jax", "tensorflow"],
+                        default=("tensorflow" if os.environ.get("KERAS_BACKEND") == "tensorflow"
+                                 else "jax"),
+                        help="the engine: keras.distribution (jax) or tf.distribute "
+                        "(default: KERAS_BACKEND, else jax)")
+    parser.add_argument("--coordinator", help="JAX: host:port of process 0 (default: a free "
+                        "port on 127.0.0.1)")
+    parser.add_argument("--workers", help="TensorFlow: every process's host:port, in process "
+                        "order, comma-separated (default: free ports on 127.0.0.1)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before giving up")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--process-id", type=int, default=0, help=argparse.SUPPRESS)
@@ -128,8 +189,9 @@ def main() -> int:
     runs = ([(n, 1) for n in args.compare] if args.compare
             else [(args.devices, args.processes)])
     results = [launch(args, devices, processes) for devices, processes in runs]
+    engine = "JAX" if args.backend == "jax" else "TensorFlow"
     print(f"{args.model} on {args.data or 'the embedded MNIST sample'}, global batch "
-          f"{args.batch_size}, JAX, {os.cpu_count()} cores")
+          f"{args.batch_size}, {engine}, {os.cpu_count()} cores")
     print(f"{'processes':>9} {'devices':>8} {'images/s':>10} {'vs first':>9} {'loss':>8}")
     for result in results:
         print(f"{result['processes']:>9} {result['devices']:>8} {result['images_per_s']:>10.0f} "

@@ -28,6 +28,8 @@ import keras
 import numpy as np
 from cases import CASES, make, state
 
+from keras_history.models.convolutional.lenet5 import SDLMPass
+
 EPOCHS = 2
 
 
@@ -56,6 +58,10 @@ def train(name: str, distribution, process: int = 0, processes: int = 1,
             samples = batch_size
         share = batch_size // processes
         rows = np.arange(samples).reshape(-1, processes, share)[:, process].ravel()
+        if name == "lenet5" and processes > 1:
+            # Its h_kk are estimated before each pass from training images, the same in every
+            # process: the whole data, not this process's share (docs/distribution.md).
+            callbacks = [*callbacks, SDLMPass(x[:samples])]
         history = model.fit(x[rows], None if y is None else y[rows],
                             **{**fit_options, "batch_size": share}, epochs=EPOCHS,
                             shuffle=False, verbose=0, callbacks=list(callbacks))

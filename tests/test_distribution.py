@@ -102,38 +102,6 @@ def test_two_devices_train_as_one(compared, name):
     assert result["logs"] <= TOLERANCE, result
 
 
-# Several processes: the map-reduce example (least squares), a rule model and the convnet.
-# Every milestone's rule is already checked on two devices above; two processes change only
-# where the devices live (each process feeds its share of every global batch).
-ACROSS_PROCESSES = ["least_squares", "perceptron", "mnist_convnet"]
-
-
-@on_jax
-def test_two_jax_processes_train_as_one_device(tmp_path):
-    import socket
-
-    with socket.socket() as probe:  # a free port for the coordinator
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    result = tmp_path / "result.json"
-    workers = [subprocess.Popen(
-        [sys.executable, str(TESTS / "data_parallel_worker.py"), str(result), *ACROSS_PROCESSES,
-         "--process-id", str(i), "--processes", "2", "--port", str(port)],
-        env=_env(KERAS_BACKEND="jax"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True) for i in range(2)]
-    try:
-        errors = [worker.communicate(timeout=600)[1] for worker in workers]
-    finally:
-        for worker in workers:  # never leave a process behind, whatever failed
-            worker.kill()
-    assert [w.returncode for w in workers] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
-    compared = json.loads(result.read_text())
-    assert compared["devices"] == 2
-    for name in ACROSS_PROCESSES:
-        assert compared[name]["state"] <= TOLERANCE, (name, compared[name])
-        assert compared[name]["logs"] <= TOLERANCE, (name, compared[name])
-
-
 def _free_ports(count: int) -> list[int]:
     probes = [socket.socket() for _ in range(count)]
     try:
@@ -145,6 +113,36 @@ def _free_ports(count: int) -> list[int]:
             probe.close()
 
 
+def _finish(workers: list[subprocess.Popen], timeout: float) -> list[str]:
+    """Wait for the workers; kill them whatever happens. Their stderr."""
+    try:
+        return [worker.communicate(timeout=timeout)[1] for worker in workers]
+    finally:  # never leave a process (or its port) behind
+        for worker in workers:
+            worker.kill()
+
+
+# Several processes: every milestone, each process feeding its share of every global batch.
+ACROSS_PROCESSES = sorted(set(CASES) - NOT_YET)
+
+
+@on_jax
+def test_two_jax_processes_train_as_one_device(tmp_path):
+    port, result = _free_ports(1)[0], tmp_path / "result.json"
+    workers = [subprocess.Popen(
+        [sys.executable, str(TESTS / "data_parallel_worker.py"), str(result), *ACROSS_PROCESSES,
+         "--process-id", str(i), "--processes", "2", "--port", str(port)],
+        env=_env(KERAS_BACKEND="jax"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True) for i in range(2)]
+    errors = _finish(workers, timeout=900)
+    assert [w.returncode for w in workers] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    compared = json.loads(result.read_text())
+    assert compared["devices"] == 2
+    for name in ACROSS_PROCESSES:
+        assert compared[name]["state"] <= TOLERANCE, (name, compared[name])
+        assert compared[name]["logs"] <= TOLERANCE, (name, compared[name])
+
+
 def _tf_workers(result, names: list[str], *options: str) -> list[subprocess.Popen]:
     """Two MultiWorkerMirroredStrategy workers (data_parallel_worker.py) on free ports."""
     ports = ",".join(map(str, _free_ports(2)))
@@ -153,15 +151,6 @@ def _tf_workers(result, names: list[str], *options: str) -> list[subprocess.Pope
          "--worker", str(i), "--ports", ports, *options],
         env=_env(KERAS_BACKEND="tensorflow"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True) for i in range(2)]
-
-
-def _finish(workers: list[subprocess.Popen], timeout: float) -> list[str]:
-    """Wait for the workers; kill them whatever happens. Their stderr."""
-    try:
-        return [worker.communicate(timeout=timeout)[1] for worker in workers]
-    finally:  # never leave a process (or its port) behind
-        for worker in workers:
-            worker.kill()
 
 
 # One pair of workers per milestone: a worker process that trains several models under
