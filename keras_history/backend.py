@@ -445,6 +445,21 @@ def scan(step: Callable, init, xs):
     return tf.while_loop(lambda index, *_: index < steps, body, (0, init, outputs))[2]
 
 
+# While a `splits_batch` step is traced under tf.distribute: this replica's rows of the
+# global batch, as (first row, rows, global rows); see `distributed_step`.
+_share: list = [None]
+
+
+def _share_of(context, share) -> tuple:
+    """(first row, rows, global rows) of this replica's `share` of the global batch."""
+    import tensorflow as tf
+
+    replicas, index = context.num_replicas_in_sync, context.replica_id_in_sync_group
+    count = tf.shape(share, out_type=tf.int32)[0]
+    counts = context.all_reduce("sum", tf.one_hot(index, replicas, dtype=tf.int32) * count)
+    return tf.reduce_sum(counts[:index]), count, tf.reduce_sum(counts)
+
+
 def _replicas() -> int:
     """How many replicas run this TensorFlow train step in sync (1 outside `tf.distribute`)."""
     if BACKEND != "tensorflow":
@@ -470,8 +485,9 @@ def distributed_step(model: keras.Model, rule: Callable[[object], dict], data) -
 
     - `splits_batch` models (a gradient of a mean loss, stepped by a Keras
       optimizer) are data-parallel as Keras's own `fit` is: each replica takes
-      the gradient of its share, `apply_gradients` sums them across replicas,
-      and batch normalization uses the global batch's moments.
+      the gradient of its share, `apply_gradients` sums them across replicas
+      (each weighted by its share of the rows), batch normalization uses the
+      global batch's moments and `replica_share` the global batch's noise.
     - Every other rule (Legendre's sums, the perceptron's walk through the
       batch in order, a rule that assigns its own update) sees the whole
       global batch: every replica gathers the shares (in replica order), and
@@ -480,19 +496,21 @@ def distributed_step(model: keras.Model, rule: Callable[[object], dict], data) -
     """
     if _replicas() == 1:
         return rule(data)
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
     if getattr(model, "splits_batch", False):
         norms = [layer for layer in model._flatten_layers()
                  if isinstance(layer, keras.layers.BatchNormalization)]
         for layer in norms:  # while the step is traced
             layer._moments = functools.partial(_global_moments, layer)
+        _share[0] = _share_of(context, tf.nest.flatten(data)[0])
         try:
             return rule(data)
         finally:
+            _share[0] = None
             for layer in norms:
                 vars(layer).pop("_moments", None)
-    import tensorflow as tf
-
-    context = tf.distribute.get_replica_context()
     gathered = tf.nest.map_structure(lambda share: _all_gather(context, share), data)
     variables = all_state_variables(model)
 
@@ -527,13 +545,10 @@ def _all_gather(context, share):
     """
     import tensorflow as tf
 
-    replicas, index = context.num_replicas_in_sync, context.replica_id_in_sync_group
-    count = tf.shape(share, out_type=tf.int32)[0]
-    counts = context.all_reduce("sum", tf.one_hot(index, replicas, dtype=tf.int32) * count)
-    start = tf.reduce_sum(counts[:index])
+    start, count, total = _share_of(context, share)
     summable = share.dtype in (tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)
     wide = share if summable else tf.cast(share, tf.int32)  # uint8 pixels, say
-    padding = [[start, tf.reduce_sum(counts) - start - count]] + [[0, 0]] * (share.shape.rank - 1)
+    padding = [[start, total - start - count]] + [[0, 0]] * (share.shape.rank - 1)
     whole = context.all_reduce("sum", tf.pad(wide, padding))
     whole.set_shape([None, *share.shape[1:]])
     return tf.cast(whole, share.dtype)
@@ -586,25 +601,23 @@ def apply_gradients(optimizer: keras.optimizers.Optimizer, grads: list,
     """`optimizer.apply(grads, variables)`: the step of the global batch's mean gradient.
 
     Under a `tf.distribute` strategy each replica holds the gradient of its
-    share's mean loss, and Keras's optimizer sums the replicas' gradients: with
-    the equal shares Keras deals, the sum of gradient / replicas is the mean.
+    share's mean loss, and Keras's optimizer sums the replicas' gradients: each
+    weighted by its share of the rows, the sum is the global batch's mean.
     """
-    replicas = _replicas()
-    if replicas > 1:
-        grads = [g / replicas for g in grads]
+    if _share[0] is not None:
+        _, count, total = _share[0]
+        grads = [g * keras.ops.cast(count, g.dtype) / keras.ops.cast(total, g.dtype)
+                 for g in grads]
     optimizer.apply(grads, variables)
 
 
 def replica_share(draw: Callable[[int], object], count):
-    """`draw(count)`, or under R replicas this replica's rows of `draw(count * R)`: random
-    numbers drawn for the global batch, as on one device (a GAN's noise)."""
-    replicas = _replicas()
-    if replicas == 1:
+    """`draw(count)`, or under tf.distribute this replica's rows of a draw for the global
+    batch: random numbers drawn as on one device (a GAN's noise)."""
+    if _share[0] is None:
         return draw(count)
-    import tensorflow as tf
-
-    index = tf.distribute.get_replica_context().replica_id_in_sync_group
-    return draw(count * replicas)[index * count:(index + 1) * count]
+    start, count, total = _share[0]
+    return draw(total)[start:start + count]
 
 
 def value_and_grad(
