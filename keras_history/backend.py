@@ -470,6 +470,31 @@ def _replicas() -> int:
     return 1 if context is None else context.num_replicas_in_sync
 
 
+@contextlib.contextmanager
+def lost_workers_explained(model: keras.Model) -> Iterator[None]:
+    """Turn the collective error of a MultiWorkerMirroredStrategy job whose worker died
+    (or stopped answering) into a message that says what happened and what to do."""
+    strategy = getattr(model, "distribute_strategy", None) if BACKEND == "tensorflow" else None
+    if strategy is None or not getattr(strategy.extended, "_in_multi_worker_mode", bool)():
+        yield
+        return
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
+        # TensorFlow's own words, without its op names: "The following tasks are unhealthy".
+        reason = next((line for line in lines if "unhealthy" in line or "eadline" in line),
+                      lines[0])
+        reason = reason[reason.find("The following"):] if "The following" in reason else reason
+        raise RuntimeError(
+            f"{type(model).__name__} lost a worker of its MultiWorkerMirroredStrategy job "
+            f"({type(error).__name__}: {reason[:300]}). Start "
+            "every worker again; with keras.callbacks.BackupAndRestore (a folder per "
+            "worker) training resumes from the last backup (docs/distribution.md).") from None
+
+
 def strategy_scope(model: keras.Model):
     """The scope of the `tf.distribute` strategy `model` was made under (a no-op elsewhere)."""
     strategy = getattr(model, "distribute_strategy", None) if BACKEND == "tensorflow" else None

@@ -189,7 +189,8 @@ class CheckedInputsMixin:
         if not any(isinstance(c, DivergenceGuard) for c in callbacks):
             callbacks.append(DivergenceGuard())
         try:
-            return self._fit_checked(x, y, *args, callbacks=callbacks, **kwargs)
+            with backend.lost_workers_explained(self):
+                return self._fit_checked(x, y, *args, callbacks=callbacks, **kwargs)
         finally:
             # Keras keeps the epoch BackupAndRestore resumed from on the model; the next
             # `fit` would silently skip that many epochs.
