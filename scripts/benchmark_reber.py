@@ -35,6 +35,11 @@ CONFIGS = {
                                                     learning_rate=0.5, gradient="bptt")),
     "elman-15-lr0.1-bptt": (models.elman_rnn, dict(hidden_units=15, learning_rate=0.1,
                                                     gradient="bptt")),
+    # The weights changing after every time step (real-time learning), not every string.
+    "lstm-3x2-lr0.5-step": (models.lstm_1997, dict(blocks=3, cells_per_block=2,
+                                                    learning_rate=0.5, update="step")),
+    "lstm-4x1-lr0.1-step": (models.lstm_1997, dict(blocks=4, cells_per_block=1,
+                                                    learning_rate=0.1, update="step")),
 }
 
 

@@ -96,11 +96,12 @@ def test_the_carousel_keeps_its_value_exactly_while_the_input_gate_is_shut():
     np.testing.assert_array_equal(state[1:], np.full(39, state[0]))   # 39 steps, no drift
 
 
-def gradients(model, x, y):
+def gradients(model, x, y, variables=None):
     def loss_fn():
         y_pred = model(x)
         return model.cost(y, y_pred, x), y_pred
-    return [numpy(g) for g in backend.value_and_grad(loss_fn, model.trainable_variables)[2]]
+    variables = model.trainable_variables if variables is None else variables
+    return [numpy(g) for g in backend.value_and_grad(loss_fn, variables)[2]]
 
 
 def test_truncation_cuts_exactly_the_paths_through_the_fed_back_activations():
@@ -151,6 +152,46 @@ def test_the_update_is_the_learning_rate_times_the_sequence_gradient():
     model.fit(x, y, epochs=1, verbose=0)
     for old, grad, new in zip(before, grads, model.trainable_variables):
         np.testing.assert_allclose(numpy(new), old - 0.3 * grad, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("net", ["reber", "adding"])
+def test_the_real_time_gradient_summed_over_a_sequence_is_the_truncated_gradient(net):
+    # update="step" computes the truncated gradient forwards, one step at a time; at fixed
+    # weights its steps add up to what backpropagation through the truncated graph gives.
+    if net == "reber":
+        model = models.lstm_1997(seed=1, update="step")
+        (x, y), _ = reber.load_data(train=1, test=1, seed=3)
+    else:  # answered at the last step only, with cell and output biases
+        model = models.lstm_1997(blocks=2, input_features=2, units=1, return_sequences=False,
+                                 cell_bias=True, output_bias=True, seed=1, update="step")
+        x, y = adding.load_data(1, length=20, seed=0)
+    weights = model._weights()
+    _, summed, error = model.rtrl_sequence(keras.ops.convert_to_tensor(x[0]),
+                                           keras.ops.convert_to_tensor(y[0]), 0.0)
+    grads = gradients(model, x, y, list(weights.values()))
+    assert np.isclose(numpy(error), numpy(model.cost(y, model(x), x)), rtol=1e-5)
+    for name, grad in zip(weights, grads):
+        np.testing.assert_allclose(numpy(summed[name]), grad, rtol=1e-4, atol=1e-8,
+                                   err_msg=name)
+
+
+def test_update_step_changes_the_weights_after_every_step():
+    (x, y), _ = reber.load_data(train=1, test=1, seed=4)
+    per_step = models.lstm_1997(seed=0, update="step", learning_rate=0.5)
+    per_string = models.lstm_1997(seed=0, learning_rate=0.5)
+    weights = per_step._weights()
+    steps, _, _ = per_step.rtrl_sequence(keras.ops.convert_to_tensor(x[0]),
+                                         keras.ops.convert_to_tensor(y[0]), 0.5)
+    per_step.fit(x, y, epochs=1, verbose=0)
+    per_string.fit(x, y, epochs=1, verbose=0)
+    assert int(numpy(per_step.optimizer.iterations)) == 1  # one string
+    for name, variable in weights.items():
+        np.testing.assert_allclose(numpy(variable), numpy(steps[name]), rtol=1e-5, atol=1e-6)
+    # Not the same as one step with the summed gradient: later steps saw changed weights.
+    assert not np.allclose(numpy(per_step.recurrent.kernel),
+                           numpy(per_string.recurrent.kernel), atol=1e-6)
+    with pytest.raises(ValueError, match="update='step' is the paper's truncated"):
+        models.lstm_1997(update="step", gradient="bptt")
 
 
 def test_the_papers_weight_counts():
@@ -210,6 +251,7 @@ def test_sequence_data_is_checked_before_training():
 def test_bad_factory_options_are_named():
     for options, message in [
         (dict(gradient="rtrl"), "`gradient` must be one of 'truncated', 'bptt'"),
+        (dict(update="epoch"), "`update` must be one of 'sequence', 'step'"),
         (dict(blocks=0), "`blocks` must be an integer >= 1"),
         (dict(cells_per_block=1.5), "`cells_per_block` must be an integer >= 1"),
         (dict(output_gate_bias=[-1.0]), r"`output_gate_bias` must be None, a finite number "
@@ -275,9 +317,17 @@ def test_adding_problem_sequences_follow_the_paper():
     assert datasets.adding is adding
 
 
+def _saved(model, tmp_path) -> str:
+    path = str(tmp_path / f"{model.name}-{id(model)}.keras")
+    model.save(path)
+    return path
+
+
 def test_a_reloaded_lstm_keeps_its_configuration(tmp_path):
     model = models.lstm_1997(blocks=2, cells_per_block=1, gradient="bptt", forget_gate=True,
                              input_gate_bias=[-3.0, -6.0], seed=0)
+    stepped = models.lstm_1997(update="step")
+    assert keras.models.load_model(_saved(stepped, tmp_path)).update == "step"
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
     assert loaded.get_config() == model.get_config()

@@ -24,23 +24,40 @@ none within 200,000. On the adding problem with T = 100 (Table 7) 2 blocks of
 from __future__ import annotations
 
 import keras
+from keras import ops
 
+from keras_history import backend, validation
 from keras_history.layers import LSTM1997
+from keras_history.layers.recurrent import padding_mask
 from keras_history.models.recurrent.online import OnlineSequenceModel, built_and_compiled
 from keras_history.timeline import milestone
+
+UPDATES = ("sequence", "step")
+
+
+def _sigmoid_and_slope(net):
+    value = ops.sigmoid(net)
+    return value, value * (1.0 - value)
 
 
 @keras.saving.register_keras_serializable(package="keras_history")
 class LongShortTermMemory(OnlineSequenceModel):
     """Memory cell blocks (`LSTM1997`) feeding sigmoid output units, trained online.
 
-    The output units see only the memory cells, as in the paper.
+    The output units see only the memory cells, as in the paper. With
+    `update="step"` the weights change after every time step (`rtrl_step`).
     """
 
     def __init__(self, blocks: int = 3, cells_per_block: int = 2, input_gate_bias=None,
                  output_gate_bias=None, cell_bias: bool = False, forget_gate: bool = False,
-                 **kwargs):
+                 update: str = "sequence", **kwargs):
         super().__init__(**kwargs)
+        validation.check_option("update", update, update in UPDATES,
+                                f"one of {', '.join(map(repr, UPDATES))}")
+        if update == "step" and (forget_gate or self.gradient != "truncated"):
+            raise ValueError("update='step' is the paper's truncated real-time rule for the "
+                             "1997 cell: it needs gradient='truncated' and no forget gate.")
+        self.update = update
         self.recurrent = LSTM1997(
             blocks=blocks, cells_per_block=cells_per_block, input_gate_bias=input_gate_bias,
             output_gate_bias=output_gate_bias, cell_bias=cell_bias, forget_gate=forget_gate,
@@ -50,13 +67,127 @@ class LongShortTermMemory(OnlineSequenceModel):
         """The cells' outputs, states and gates over `x`, each (samples, steps, cells)."""
         return self.recurrent.trace(x)
 
+    def rtrl_step(self, weights: dict, carry: tuple, x_t, y_t, counts):
+        """One time step of the paper's truncated real-time recurrent learning.
+
+        `carry` is (s, fed_back, p_cell, p_in): the cell states, the activations
+        fed back, and the carousel's forward sensitivities ∂s_c/∂w for the
+        weights into cell c (p_cell) and into its block's input gate (p_in),
+        each (cells, inputs + fed back + 1 bias). Errors travel back in time
+        only along the carousel s(t−1) → s(t), so these sensitivities are all
+        the past the gradient needs: ∂s_c/∂w += y_in·g'(net_c)·y_m and
+        ∂s_c/∂w_in += g(net_c)·y_in'·y_m, with y_m what the units see now.
+        `counts` (0 or 1) says whether this step's error counts. Returns the
+        gradient of this step's error (a dict like `weights`), the new carry and
+        the error ½ Σ (target − output)².
+        """
+        layer = self.recurrent
+        cells, blocks, per_block = layer.cells, layer.blocks, layer.cells_per_block
+        s, fed_back, p_cell, p_in = carry
+        seen = ops.concatenate([x_t, fed_back, ops.ones((1,), x_t.dtype)])  # y_m, bias last
+        net = ops.matmul(x_t, weights["kernel"]) + ops.matmul(fed_back, weights["recurrent"])
+        net_cell = net[:cells] + weights.get("cell_bias", 0.0)
+        gates, gate_slopes = _sigmoid_and_slope(net[cells:] + weights["gate_bias"])
+        y_in = ops.repeat(gates[:blocks], per_block)
+        y_out = ops.repeat(gates[blocks:], per_block)
+        squashed, slope = _sigmoid_and_slope(net_cell)
+        g, g_slope = 4.0 * squashed - 2.0, 4.0 * slope
+        p_cell = p_cell + ops.outer(y_in * g_slope, seen)
+        p_in = p_in + ops.outer(g * ops.repeat(gate_slopes[:blocks], per_block), seen)
+        s = s + y_in * g  # the constant error carousel
+        h_sigmoid, h_slope = _sigmoid_and_slope(s)
+        h = 2.0 * h_sigmoid - 1.0
+        y_c = y_out * h
+        output, output_slope = _sigmoid_and_slope(
+            ops.matmul(y_c, weights["output_kernel"]) + weights.get("output_bias", 0.0))
+        delta = (output - y_t) * output_slope * counts  # ∂E/∂net_k
+        error_y = ops.matmul(weights["output_kernel"], delta)  # ∂E/∂y_c
+        error_s = error_y * y_out * 2.0 * h_slope  # ∂E/∂s_c
+        error_out = ops.sum(ops.reshape(error_y * h, (blocks, per_block)), axis=1) \
+            * gate_slopes[blocks:]
+        into_in = ops.sum(ops.reshape(error_s[:, None] * p_in, (blocks, per_block, -1)), axis=1)
+        # Columns as the layer's: cell inputs, input gates, output gates; bias row last.
+        columns = ops.concatenate([ops.transpose(error_s[:, None] * p_cell),
+                                   ops.transpose(into_in), ops.outer(seen, error_out)], axis=1)
+        features, fed = ops.shape(x_t)[0], ops.shape(fed_back)[0]
+        grads = {"kernel": columns[:features], "recurrent": columns[features:features + fed],
+                 "gate_bias": columns[-1, cells:], "output_kernel": ops.outer(y_c, delta)}
+        if "cell_bias" in weights:
+            grads["cell_bias"] = columns[-1, :cells]
+        if "output_bias" in weights:
+            grads["output_bias"] = delta
+        new_carry = (s, ops.concatenate([y_c, gates]), p_cell, p_in)
+        return grads, new_carry, 0.5 * ops.sum(ops.square(y_t - output)) * counts
+
+    def _weights(self) -> dict:
+        """The trainable weights by role (those `rtrl_step` reads)."""
+        layer = self.recurrent
+        weights = {"kernel": layer.kernel, "recurrent": layer.recurrent_kernel,
+                   "gate_bias": layer.gate_bias, "output_kernel": self.output_kernel}
+        if layer.cell_bias:
+            weights["cell_bias"] = layer.cell_input_bias
+        if self.output_bias_weight is not None:
+            weights["output_bias"] = self.output_bias_weight
+        return weights
+
+    def rtrl_sequence(self, x, y, learning_rate):
+        """Walk one sequence (steps, features) with `rtrl_step`, the weights changing by
+        −learning_rate · gradient after every step. Returns the new weights (a dict of
+        tensors), the summed gradient and the sequence's error E."""
+        layer = self.recurrent
+        variables = self._weights()
+        steps = ops.shape(x)[0]
+        real = ops.cast(padding_mask(x[None])[0], x.dtype)
+        last = ops.cast(ops.sum(real), "int32") - 1
+        inputs = ops.shape(x)[1] + layer.feedback + 1
+        zeros = ops.zeros((layer.cells,), x.dtype)
+        start = ({k: v.value for k, v in variables.items()},
+                 {k: ops.zeros_like(v.value) for k, v in variables.items()},
+                 (zeros, ops.zeros((layer.feedback,), x.dtype),
+                  ops.zeros((layer.cells, inputs), x.dtype),
+                  ops.zeros((layer.cells, inputs), x.dtype)),
+                 ops.zeros((), x.dtype))
+
+        def body(t, state):
+            weights, summed, carry, error = state
+            if self.return_sequences:
+                y_t, counts = y[t], real[t]
+            else:  # the answer is judged at the last real step only
+                y_t, counts = y, ops.cast(ops.equal(t, last), x.dtype)
+            grads, new_carry, step_error = self.rtrl_step(weights, carry, x[t], y_t, counts)
+            # Padding steps change nothing: the state holds, the error is zero.
+            carry = tuple(ops.where(real[t] > 0, new, old) for new, old in zip(new_carry, carry))
+            weights = {k: w - learning_rate * grads[k] for k, w in weights.items()}
+            summed = {k: summed[k] + grads[k] for k in summed}
+            return weights, summed, carry, error + step_error
+
+        weights, summed, _, error = ops.fori_loop(0, steps, body, start)
+        return weights, summed, error
+
+    def learning_rule(self, data) -> dict:
+        if self.update == "sequence":
+            return super().learning_rule(data)
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        variables = self._weights()
+
+        def update(index):
+            x_i, y_i = ops.take(x, index, axis=0), ops.take(y, index, axis=0)
+            weights, _, error = self.rtrl_sequence(x_i, y_i, self.learning_rate)
+            for name, variable in variables.items():
+                variable.assign(weights[name])
+            self.loss_tracker.update_state(error)
+            self.optimizer.iterations.assign_add(1)
+
+        backend.loop(update, ops.shape(x)[0], backend.all_state_variables(self))
+        return self.get_metrics_result()
+
     def get_config(self) -> dict:
         layer = self.recurrent
         return {**super().get_config(), "blocks": layer.blocks,
                 "cells_per_block": layer.cells_per_block,
                 "input_gate_bias": layer.input_gate_bias,
                 "output_gate_bias": layer.output_gate_bias, "cell_bias": layer.cell_bias,
-                "forget_gate": layer.forget_gate}
+                "forget_gate": layer.forget_gate, "update": self.update}
 
 
 @milestone(7, 1997, "Hochreiter & Schmidhuber", "Long short-term memory")
@@ -64,8 +195,8 @@ def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 
               input_features: int = 7, units: int = 7, return_sequences: bool = True,
               input_gate_bias=None, output_gate_bias="staggered", cell_bias: bool = False,
               output_bias: bool = False, gradient: str = "truncated",
-              forget_gate: bool = False, seed: int | None = None, compile: bool = True,
-              name: str = "lstm_1997") -> LongShortTermMemory:
+              forget_gate: bool = False, update: str = "sequence", seed: int | None = None,
+              compile: bool = True, name: str = "lstm_1997") -> LongShortTermMemory:
     """The LSTM of 1997: memory cell blocks with input and output gates, no forget gate.
 
     Defaults are the paper's embedded Reber grammar net (Section 5.1, Table 1):
@@ -103,6 +234,10 @@ def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 
             through the carousels), or `"bptt"`, full backpropagation through time.
         forget_gate: add Gers, Schmidhuber and Cummins's forget gate (2000);
             not part of the 1997 LSTM.
+        update: `"sequence"`, one update per sequence with its summed gradient,
+            or `"step"`, the weights changing after every time step, by the
+            real-time form of the truncated gradient (`rtrl_step`; the same
+            gradient, summed over a sequence at fixed weights).
         seed: seed of the initial weights.
         compile: compile the model, ready for `fit`.
         name: the model's name.
@@ -116,6 +251,6 @@ def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 
     model = LongShortTermMemory(
         blocks=blocks, cells_per_block=cells_per_block, input_gate_bias=input_gate_bias,
         output_gate_bias=output_gate_bias, cell_bias=cell_bias, forget_gate=forget_gate,
-        units=units, return_sequences=return_sequences, output_bias=output_bias,
+        update=update, units=units, return_sequences=return_sequences, output_bias=output_bias,
         gradient=gradient, seed=seed, name=name)
     return built_and_compiled(model, input_features, learning_rate, compile)
