@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -137,14 +138,26 @@ def _tf_workers(result, names: list[str], *options: str) -> list[subprocess.Pope
         text=True) for i in range(2)]
 
 
+def _tf_job(result, names: list[str], *options: str) -> tuple[list, list[str]]:
+    """Run a pair of workers to the end. TensorFlow 2.21's MultiWorkerMirroredStrategy
+    segfaults now and then in a worker (in Keras's epoch iterator, making a distributed
+    dataset; docs/distribution.md): a job that crashed so is run once more, as a cluster
+    manager restarts it, and only a second crash fails."""
+    for attempt in range(2):
+        workers = _tf_workers(result, names, *options)
+        errors = _finish(workers, timeout=600)
+        if -signal.SIGSEGV not in [w.returncode for w in workers]:
+            break
+        print(f"a worker segfaulted (attempt {attempt + 1}): running the job again")
+    return workers, errors
+
+
 # One pair of workers per milestone: a worker process that trains several models under
-# MultiWorkerMirroredStrategy segfaults now and then in TensorFlow 2.21, after 2 to 8 of
-# them (in Keras's epoch iterator, creating the next distributed dataset).
+# MultiWorkerMirroredStrategy crashes more often in TensorFlow 2.21, after 2 to 8 of them.
 @on_tensorflow
 @pytest.mark.parametrize("name", sorted(set(CASES) - NOT_YET))
 def test_two_tensorflow_workers_train_as_one_device(tmp_path, name):
-    workers = _tf_workers(tmp_path / "result.json", [name])
-    errors = _finish(workers, timeout=600)
+    workers, errors = _tf_job(tmp_path / "result.json", [name])
     assert [w.returncode for w in workers] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
     compared = json.loads((tmp_path / "result.json").read_text())
     assert compared["devices"] == 2  # replicas in sync: one per worker
@@ -156,15 +169,20 @@ def test_a_killed_worker_fails_its_peer_and_the_restarted_job_resumes(tmp_path):
     # A rule model and the convnet; the second dies: the first finished (its backup gone).
     names, killed = ["least_squares", "mnist_convnet"], "mnist_convnet"
     backup = tmp_path / "backup"
-    first = _tf_workers(tmp_path / "unused.json", names, "--backup", str(backup), "--die", killed)
-    try:
-        first[1].wait(timeout=600)
-        died = time.monotonic()
-        stderr = first[0].communicate(timeout=120)[1]  # bounded: no hang on a lost peer
-        waited = time.monotonic() - died
-    finally:
-        for worker in first:
-            worker.kill()
+    for _ in range(2):  # once more if TensorFlow segfaults (see _tf_job)
+        shutil.rmtree(backup, ignore_errors=True)
+        first = _tf_workers(tmp_path / "unused.json", names, "--backup", str(backup),
+                            "--die", killed)
+        try:
+            first[1].wait(timeout=600)
+            died = time.monotonic()
+            stderr = first[0].communicate(timeout=120)[1]  # bounded: no hang on a lost peer
+            waited = time.monotonic() - died
+        finally:
+            for worker in first:
+                worker.kill()
+        if -signal.SIGSEGV not in [w.returncode for w in first]:
+            break
     assert first[1].returncode == -signal.SIGKILL
     assert first[0].returncode == 1, stderr[-2000:]
     assert "MNISTConvNet lost a worker of its MultiWorkerMirroredStrategy job" in stderr, \
@@ -176,8 +194,7 @@ def test_a_killed_worker_fails_its_peer_and_the_restarted_job_resumes(tmp_path):
                                "training_metadata.json").read_text())
         assert metadata["epoch"] == KILL_EPOCH
 
-    restarted = _tf_workers(tmp_path / "result.json", names, "--backup", str(backup))
-    errors = _finish(restarted, timeout=600)
+    restarted, errors = _tf_job(tmp_path / "result.json", names, "--backup", str(backup))
     assert [w.returncode for w in restarted] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
     compared = json.loads((tmp_path / "result.json").read_text())
     assert compared[killed]["epochs"] == list(range(KILL_EPOCH, 2))  # resumed, not redone
