@@ -470,12 +470,21 @@ def _replicas() -> int:
     return 1 if context is None else context.num_replicas_in_sync
 
 
+def _strategy_of(model: keras.Model):
+    """The `tf.distribute` strategy `model` was made under (None on other backends)."""
+    return getattr(model, "distribute_strategy", None) if BACKEND == "tensorflow" else None
+
+
+def _multi_worker(strategy) -> bool:
+    """Whether `strategy` spans several worker processes (MultiWorkerMirroredStrategy)."""
+    return strategy is not None and getattr(strategy.extended, "_in_multi_worker_mode", bool)()
+
+
 @contextlib.contextmanager
 def lost_workers_explained(model: keras.Model) -> Iterator[None]:
     """Turn the collective error of a MultiWorkerMirroredStrategy job whose worker died
     (or stopped answering) into a message that says what happened and what to do."""
-    strategy = getattr(model, "distribute_strategy", None) if BACKEND == "tensorflow" else None
-    if strategy is None or not getattr(strategy.extended, "_in_multi_worker_mode", bool)():
+    if not _multi_worker(_strategy_of(model)):
         yield
         return
     import tensorflow as tf
@@ -497,7 +506,7 @@ def lost_workers_explained(model: keras.Model) -> Iterator[None]:
 
 def strategy_scope(model: keras.Model):
     """The scope of the `tf.distribute` strategy `model` was made under (a no-op elsewhere)."""
-    strategy = getattr(model, "distribute_strategy", None) if BACKEND == "tensorflow" else None
+    strategy = _strategy_of(model)
     return contextlib.nullcontext() if strategy is None else strategy.scope()
 
 
@@ -524,19 +533,20 @@ def distributed_step(model: keras.Model, rule: Callable[[object], dict], data) -
     import tensorflow as tf
 
     context = tf.distribute.get_replica_context()
+    rows = _share_of(context, tf.nest.flatten(data)[0])  # x's, y's: the same rows
     if getattr(model, "splits_batch", False):
         norms = [layer for layer in model._flatten_layers()
                  if isinstance(layer, keras.layers.BatchNormalization)]
         for layer in norms:  # while the step is traced
             layer._moments = functools.partial(_global_moments, layer)
-        _share[0] = _share_of(context, tf.nest.flatten(data)[0])
+        _share[0] = rows
         try:
             return rule(data)
         finally:
             _share[0] = None
             for layer in norms:
                 vars(layer).pop("_moments", None)
-    gathered = tf.nest.map_structure(lambda share: _all_gather(context, share), data)
+    gathered = tf.nest.map_structure(lambda share: _all_gather(context, share, rows), data)
     variables = all_state_variables(model)
 
     def apply(strategy, replicated):
@@ -561,8 +571,9 @@ def distributed_step(model: keras.Model, rule: Callable[[object], dict], data) -
     return context.merge_call(apply, args=(gathered,))
 
 
-def _all_gather(context, share):
-    """The replicas' shares of a batch, concatenated in replica order, on every replica.
+def _all_gather(context, share, rows: tuple):
+    """The replicas' shares of a batch, concatenated in replica order, on every replica;
+    `rows` is `_share_of` the share.
 
     Built from an all-reduce (each share placed at its offset in zeros, then
     summed, which adds only zeros to each number): `ReplicaContext.all_gather`
@@ -570,7 +581,7 @@ def _all_gather(context, share):
     """
     import tensorflow as tf
 
-    start, count, total = _share_of(context, share)
+    start, count, total = rows
     summable = share.dtype in (tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)
     wide = share if summable else tf.cast(share, tf.int32)  # uint8 pixels, say
     padding = [[start, total - start - count]] + [[0, 0]] * (share.shape.rank - 1)
@@ -616,7 +627,7 @@ def _multi_worker_logs(logs: dict) -> dict:
         return logs
     import tensorflow as tf
 
-    if not getattr(tf.distribute.get_strategy().extended, "_in_multi_worker_mode", bool)():
+    if not _multi_worker(tf.distribute.get_strategy()):
         return logs
     return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 

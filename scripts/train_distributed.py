@@ -46,8 +46,6 @@ def worker(args: argparse.Namespace) -> dict:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     import keras
 
-    import keras_history
-
     if args.processes > 1:
         keras.distribution.initialize(job_addresses=args.coordinator,
                                       num_processes=args.processes, process_id=args.process_id)
@@ -58,8 +56,7 @@ def worker(args: argparse.Namespace) -> dict:
     x, y, samples = _data(args)
     share = args.batch_size // args.processes
     rows = np.arange(samples).reshape(-1, args.processes, share)[:, args.process_id].ravel()
-    return _timed_fit(args, lambda: getattr(keras_history.models, args.model)(),
-                      x[rows], y[rows], share, samples, len(devices))
+    return _timed_fit(args, _seeded_model(args), x[rows], y[rows], share, samples, len(devices))
 
 
 def tf_worker(args: argparse.Namespace) -> dict:
@@ -83,13 +80,21 @@ def tf_worker(args: argparse.Namespace) -> dict:
                  else [f"/cpu:{i}" for i in range(args.devices)])
         strategy = (tf.distribute.MirroredStrategy(names) if len(names) > 1
                     else tf.distribute.get_strategy())
+    x, y, samples = _data(args)
+    with strategy.scope():  # its weights: a copy per replica
+        model = _seeded_model(args)
+    return _timed_fit(args, model, x[:samples], y[:samples], args.batch_size, samples,
+                      strategy.num_replicas_in_sync)
+
+
+def _seeded_model(args: argparse.Namespace):
+    """A fresh `args.model`, its weights drawn from seed 0."""
+    import keras
+
     import keras_history
 
-    x, y, samples = _data(args)
-    with strategy.scope():
-        model = getattr(keras_history.models, args.model)()
-    return _timed_fit(args, lambda: model, x[:samples], y[:samples], args.batch_size, samples,
-                      strategy.num_replicas_in_sync)
+    keras.utils.set_random_seed(0)
+    return getattr(keras_history.models, args.model)()
 
 
 def _data(args: argparse.Namespace) -> tuple:
@@ -101,13 +106,12 @@ def _data(args: argparse.Namespace) -> tuple:
     return x, y, len(x) - len(x) % args.batch_size
 
 
-def _timed_fit(args: argparse.Namespace, make, x, y, batch_size: int, samples: int,
+def _timed_fit(args: argparse.Namespace, model, x, y, batch_size: int, samples: int,
                devices: int) -> dict:
-    """Fit a seeded model for a warm-up epoch and `args.epochs` timed ones."""
+    """Fit `model` for a warm-up epoch and `args.epochs` timed ones."""
     import keras
 
-    keras.utils.set_random_seed(0)
-    model, times = make(), []
+    times = []
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

@@ -27,10 +27,12 @@ import sys
 import keras
 import numpy as np
 from cases import CASES, make, state
+from interrupted_training_worker import Epochs
 
 from keras_history.models.convolutional.lenet5 import SDLMPass
 
 EPOCHS = 2
+KILL_EPOCH = 1  # 0-based: the second of the EPOCHS dies, after the first epoch's backup
 
 
 def even(batch_size: int, samples: int) -> int:
@@ -183,10 +185,10 @@ def main_multi_worker(path: str, worker: int, ports: list[int], names: list[str]
     results = {"devices": strategy.num_replicas_in_sync}
     for name in names:
         callbacks = []
-        if backup:
-            callbacks.append(keras.callbacks.BackupAndRestore(f"{backup}/{name}/worker{worker}"))
-        if backup:  # on both workers: the same callbacks make the same compiled steps
-            callbacks.append(DieInEpoch(die == name and worker == 1))
+        if backup:  # the same callbacks on both workers make the same compiled steps
+            dies = die == name and worker == 1
+            callbacks = [keras.callbacks.BackupAndRestore(f"{backup}/{name}/worker{worker}"),
+                         Epochs(then=_sigkill if dies else None, kill_epoch=KILL_EPOCH)]
         two = train(name, None, strategy=strategy, callbacks=callbacks)
         if worker == 0:
             results[name] = compare(train(name, None, strategy=tf.distribute.get_strategy()), two)
@@ -198,24 +200,9 @@ def main_multi_worker(path: str, worker: int, ports: list[int], names: list[str]
             json.dump(results, file)
 
 
-KILL_EPOCH = 1  # 0-based: the second of the EPOCHS dies, after the first epoch's backup
-
-
-class DieInEpoch(keras.callbacks.Callback):
-    """If `die`, SIGKILLs this process at the first batch end of epoch KILL_EPOCH: a
-    machine lost."""
-
-    def __init__(self, die: bool):
-        super().__init__()
-        self.die, self.ran = die, []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self.ran.append(epoch)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.die and self.epoch == KILL_EPOCH:
-            os.kill(os.getpid(), signal.SIGKILL)
+def _sigkill() -> None:
+    """This process dies at once, unannounced: a machine lost."""
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -29,17 +29,17 @@ KILL_EPOCH = 2  # 0-based: the third epoch dies; the backup holds epochs 0 and 1
 
 
 class Epochs(keras.callbacks.Callback):
-    """Records the epochs that ran; calls `then` at the first batch end of KILL_EPOCH."""
+    """Records the epochs that ran; calls `then` at the first batch end of `kill_epoch`."""
 
-    def __init__(self, then=None):
+    def __init__(self, then=None, kill_epoch: int = KILL_EPOCH):
         super().__init__()
-        self.ran, self.then = [], then
+        self.ran, self.then, self.kill_epoch = [], then, kill_epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         self.ran.append(epoch)
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.then is not None and self.ran[-1] == KILL_EPOCH and batch == 0:
+        if self.then is not None and self.ran[-1] == self.kill_epoch and batch == 0:
             then, self.then = self.then, None
             then()
 
