@@ -47,16 +47,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--until", default=None,
                         help="HH:MM UTC: start no epoch that would end after this time")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise", default="uniform", choices=("uniform", "gaussian"),
+                        help="the generator's noise (a fresh model only): the final mnist.yaml's "
+                        "uniform, or the Gaussian of the authors' earlier configurations")
     parser.add_argument("--log", default=None, help="append one JSON row per result here")
     parser.add_argument("--save", default=None, help="save the model here after every epoch")
     parser.add_argument("--resume", default=None,
                         help="go on training the model saved at this path (its optimizer "
                         "state and epoch count included) instead of a fresh one")
+    parser.add_argument("--schedule-epoch", type=int, default=None,
+                        help="with --resume: move the step count on to this epoch's, so the "
+                        "training goes on at that epoch's learning rate and momentum (a "
+                        "diagnostic of what the long anneal would give; epochs are then "
+                        "counted from there)")
     parser.add_argument("--score", default=None,
                         help="only score the saved model at this path (no sanity line)")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.parzen_every < 1:
         parser.error("--epochs and --parzen-every must be at least 1")
+    if args.schedule_epoch is not None and not args.resume:
+        parser.error("--schedule-epoch needs --resume")
     return args
 
 
@@ -102,13 +112,20 @@ def main(argv: list[str] | None = None) -> int:
         first = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
         first //= model.optimizer.steps_per_epoch
         print(f"resuming {args.resume} after epoch {first}")
+        if args.schedule_epoch is not None:
+            first = args.schedule_epoch
+            model.optimizer.iterations.assign(first * model.optimizer.steps_per_epoch)
+            print(f"schedule moved on to epoch {first}: learning rate "
+                  f"{float(model.optimizer.learning_rate):.4g}, momentum "
+                  f"{float(model.optimizer.current_momentum()):.3g}")
     else:
         began = time.perf_counter()
         real = metrics.parzen_log_likelihood(x_train[:SAMPLES], x_test, valid)
         record({"what": "training images as samples", "parzen": real.mean,
                 "se": real.standard_error, "sigma": real.sigma,
                 "parzen_seconds": time.perf_counter() - began})
-        model, first = models.gan(output_bias_from=train, seed=args.seed), 0
+        model = models.gan(noise=args.noise, output_bias_from=train, seed=args.seed)
+        first = 0
     epoch_seconds = parzen_seconds = 0.0
     for epoch in range(first, args.epochs):
         if stop_at is not None and time.time() + 1.1 * (epoch_seconds + parzen_seconds) > stop_at:

@@ -135,9 +135,11 @@ def test_learning_rate_decay_and_momentum_ramp_follow_pylearn2():
     for step in (0, 1, 1000, 500 * 300):
         assert float(numpy(schedule(step))) == pytest.approx(0.1 / 1.000004**step, rel=1e-5)
     assert float(numpy(schedule(10**7))) == pytest.approx(1e-6)  # the floor
-    # MomentumAdjustor(start=1, saturate=250, final=.7): after e epochs of 500 steps.
-    for epochs, expected in ((0, 0.5), (1, 0.5), (2, 0.5 + 0.2 / 249), (125.5, 0.5 + 0.2 * 124
-                             / 249), (250, 0.7), (400, 0.7)):
+    # MomentumAdjustor(start=1, saturate=250, final=.7), called before epoch 1 and after
+    # each epoch: after e epochs of 500 steps its count is e + 1.
+    for epochs, expected in ((0, 0.5), (1, 0.5 + 0.2 / 249), (2, 0.5 + 0.4 / 249),
+                             (125.5, 0.5 + 0.2 * 125 / 249), (248, 0.5 + 0.2 * 248 / 249),
+                             (249, 0.7), (400, 0.7)):
         optimizer.iterations.assign(int(epochs * 500))
         assert float(numpy(optimizer.current_momentum())) == pytest.approx(expected, rel=1e-6)
 

@@ -29,8 +29,8 @@ log(1 − D(G(z))), which saturates while D wins easily (Section 3);
 
 Optimizer: SGD with momentum (Pylearn2's v ← m·v − lr·g, w ← w + v, which
 Keras's SGD is), lr 0.1 divided by 1.000004 after every step (floor 1e-6),
-momentum rising linearly from 0.5 after epoch 1 to 0.7 after epoch 250
-(Pylearn2's MomentumAdjustor). Both are functions of `optimizer.iterations`,
+momentum 0.5 in epoch 1 rising linearly to 0.7 in epoch 250 (Pylearn2's
+MomentumAdjustor). Both are functions of `optimizer.iterations`,
 so a `.keras` file resumes the schedule exactly. Data: MNIST train[0:50000]
 (train[50000:60000] validates), batch 100, so an epoch is 500 steps.
 """
@@ -98,9 +98,11 @@ class RampedMomentumSGD(keras.optimizers.SGD):
         self.steps_per_epoch = int(steps_per_epoch)
 
     def current_momentum(self):
-        epochs = ops.floor_divide(ops.cast(self.iterations, "float32"), self.steps_per_epoch)
+        # Pylearn2 calls the adjustor once before the first epoch too, so during
+        # epoch e (counting from 1) its count is e.
+        epoch = ops.floor_divide(ops.cast(self.iterations, "float32"), self.steps_per_epoch) + 1
         span = max(self.saturate - self.start, 1)
-        progress = ops.clip((epochs - self.start) / span, 0.0, 1.0)
+        progress = ops.clip((epoch - self.start) / span, 0.0, 1.0)
         return self.initial_momentum + progress * (self.final_momentum - self.initial_momentum)
 
     def update_step(self, gradient, variable, learning_rate):
