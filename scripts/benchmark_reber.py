@@ -40,7 +40,44 @@ CONFIGS = {
                                                     learning_rate=0.5, update="step")),
     "lstm-4x1-lr0.1-step": (models.lstm_1997, dict(blocks=4, cells_per_block=1,
                                                     learning_rate=0.1, update="step")),
+    # Not the paper's nets: biased output units (7 more weights), a diagnostic of the
+    # "abuse problem" (without them one cell is spent as the outputs' bias).
+    "lstm-3x2-lr0.5-output-bias": (models.lstm_1997, dict(blocks=3, cells_per_block=2,
+                                                           learning_rate=0.5, output_bias=True)),
+    "lstm-4x1-lr0.1-output-bias": (models.lstm_1997, dict(blocks=4, cells_per_block=1,
+                                                           learning_rate=0.1, output_bias=True)),
 }
+
+
+def step_kinds(x: np.ndarray) -> np.ndarray:
+    """Per input step: 0 padding, 1 inside the inner Reber string, 2 the recall (the
+    step after the inner E, whose next symbol repeats the second), 3 the outer steps."""
+    kinds = np.zeros(x.shape[:2], int)
+    for row, string in enumerate(reber.decode(x)):  # B, T|P, B ... E, T|P (no final E)
+        kinds[row, :len(string)] = 3
+        kinds[row, 2:len(string) - 2] = 1
+        kinds[row, len(string) - 2] = 2  # the input is the inner E
+    return kinds
+
+
+def diagnosis(model, x, allowed, kinds) -> str:
+    """Where a net's predictions fail, and what its cells and gates do (`--trace`)."""
+    y_pred = model.predict_on_batch(x)
+    lowest = np.where(allowed, y_pred, np.inf).min(axis=-1)
+    right = lowest > np.where(allowed, -np.inf, y_pred).max(axis=-1)
+    errors = "  ".join(f"{name} {1 - right[kinds == kind].mean():.3f}"
+                       for kind, name in ((1, "inner"), (2, "recall"), (3, "outer")))
+    line = f"steps wrong: {errors}"
+    if hasattr(model, "trace"):
+        trace, real = model.trace(x), (kinds > 0)[..., None]
+
+        def means(name, f=lambda a: a):
+            values = (f(np.asarray(trace[name])) * real).sum(axis=(0, 1)) / real.sum()
+            return " ".join(f"{v:.2f}" for v in values)
+
+        line += (f" | per cell: mean |s| {means('cell_state', np.abs)}; input gate "
+                 f"{means('input_gate')}; output gate {means('output_gate')}")
+    return line
 
 
 def solved(model, sets) -> bool:
@@ -48,7 +85,7 @@ def solved(model, sets) -> bool:
                for x, allowed in sets)
 
 
-def trial(config: str, seed: int, budget: int, check_every: int) -> dict:
+def trial(config: str, seed: int, budget: int, check_every: int, trace: bool = False) -> dict:
     factory, options = CONFIGS[config]
     (x, y), (x_test, _) = reber.load_data(seed=seed)
     model = factory(seed=seed, **options)
@@ -61,6 +98,9 @@ def trial(config: str, seed: int, budget: int, check_every: int) -> dict:
         model.train_on_batch(x[picks], y[picks])
         training_time += time.perf_counter() - start
         seen += check_every
+        if trace:
+            print(f"{config} seed {seed} after {seen:,} strings:",
+                  diagnosis(model, x, checks[0][1], step_kinds(x)), flush=True)
         if solved(model, checks):
             success = seen
             break
@@ -97,6 +137,10 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=100_000)
     parser.add_argument("--check-every", type=int, default=500)
     parser.add_argument("--out", default="docs/results/reber.jsonl")
+    parser.add_argument("--trace", action="store_true",
+                        help="after every check, print which training steps are wrong (inner "
+                        "string, recall of the second symbol, outer) and each cell's mean |state| "
+                        "and gate activations")
     parser.add_argument("--summary", nargs="+", metavar="JSONL",
                         help="print a table of these result files instead of training")
     args = parser.parse_args()
@@ -106,7 +150,7 @@ def main() -> None:
     with open(args.out, "a") as out:
         for config in args.configs:
             for seed in range(args.first_seed, args.first_seed + args.trials):
-                result = trial(config, seed, args.budget, args.check_every)
+                result = trial(config, seed, args.budget, args.check_every, args.trace)
                 print(json.dumps(result), flush=True)
                 out.write(json.dumps(result) + "\n")
                 out.flush()
