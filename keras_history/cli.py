@@ -15,9 +15,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from keras_history.timeline import CATALOGUE, year_text
+from keras_history.timeline import NAMES, TIMELINE, year_text
 
-NAMES = [name for *_, name in CATALOGUE]
 BACKENDS = ("tensorflow", "jax", "torch")
 # What TensorFlow, XLA and absl print to stderr while they start, whatever
 # TF_CPP_MIN_LOG_LEVEL says: absl's preamble, INFO lines, the CPU-feature note.
@@ -94,8 +93,8 @@ def _recipes(tour, names: list[str]) -> list:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = [[str(number), year_text(year), inventor, title, f"models.{name}()"]
-            for number, year, inventor, title, name in CATALOGUE]
+    rows = [[str(m.number), year_text(m.year), m.inventor, m.title, f"models.{m.name}()"]
+            for m in TIMELINE]
     print(_table(["#", "year", "inventor", "milestone", "factory"], rows))
     return 0
 

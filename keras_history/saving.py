@@ -57,6 +57,7 @@ import keras
 import numpy as np
 
 from keras_history import backend
+from keras_history.building import build_for
 
 # Run by `_write_under_tensorflow` in a fresh process whose Keras backend is TensorFlow.
 _WRITE_UNDER_TENSORFLOW = r"""
@@ -526,8 +527,6 @@ def _build_from_weights_file(model: keras.Model, path: Path) -> None:
     if features is None:
         raise ValueError(f"{model.name} is not built and {path} does not record an input "
                          "width for it: create it with `input_dim=` / `input_shape=`.")
-    from keras_history.models.base import build_for
-
     build_for(model, (features,))
 
 

@@ -1,13 +1,21 @@
-"""The timeline: every milestone's factory registers here with its year and inventor.
+"""The timeline: the one registry of milestones, as plain data.
 
-`keras-history tour` walks it, and the factories get one shared guard against
-misspelt options. `CATALOGUE` repeats the same facts as plain data, so that
-`keras-history list` and the command line's checks need not import Keras.
+A milestone is known by its factory's name (its slug: `lstm_1997`), and its
+page is `docs/milestones/<slug with dashes>.md`. Its number is only its place
+in `TIMELINE`, which is in year order, so a milestone added in the middle
+renumbers nothing that anyone links to. The command line reads this module
+without importing Keras; `Milestone.factory` imports the milestone's module
+when it is first asked for.
+
+Adding a milestone: its module (whose factory is decorated with
+`@milestone("its_slug")` and listed in the module's `__all__`), its page, its
+tests, and one line below.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,38 +23,56 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Milestone:
-    number: int
+    name: str  # the factory's name: the milestone's identity
     year: int | None  # None: a combination of ideas with no single date
     inventor: str
     title: str
-    factory: Callable
+    module: str  # the factory's module, under keras_history.models
 
     @property
-    def name(self) -> str:
-        return self.factory.__name__
+    def number(self) -> int:
+        """Its place on the timeline, counted from 1 (printed, never stored)."""
+        return TIMELINE.index(self) + 1
+
+    @property
+    def page(self) -> str:
+        """Its page, relative to the repository's root."""
+        return f"docs/milestones/{self.name.replace('_', '-')}.md"
+
+    @property
+    def factory(self) -> Callable:
+        """The registered factory (imports its module on first use)."""
+        importlib.import_module(f"keras_history.models.{self.module}")
+        return _FACTORIES[self.name]
 
 
-TIMELINE: list[Milestone] = []
+# Every milestone, in timeline order: (slug, year, inventor, title, module).
+TIMELINE: tuple[Milestone, ...] = tuple(Milestone(*row) for row in (
+    ("least_squares", 1805, "Adrien-Marie Legendre", "Least squares", "classic.least_squares"),
+    ("gradient_descent", 1847, "Augustin-Louis Cauchy", "Gradient descent",
+     "classic.gradient_descent"),
+    ("linear_regression", None, "Legendre + Cauchy", "Linear regression by gradient descent",
+     "classic.linear_regression"),
+    ("perceptron", 1958, "Frank Rosenblatt", "Perceptron", "classic.perceptron"),
+    ("backprop_mlp", 1986, "Rumelhart, Hinton & Williams", "Backpropagation", "classic.backprop"),
+    ("elman_rnn", 1990, "Jeffrey Elman", "Simple recurrent network", "recurrent.elman"),
+    ("lstm_1997", 1997, "Hochreiter & Schmidhuber", "Long short-term memory", "recurrent.lstm"),
+    ("lenet5", 1998, "LeCun, Bottou, Bengio & Haffner", "LeNet-5", "convolutional.lenet5"),
+    ("alexnet", 2012, "Krizhevsky, Sutskever & Hinton", "AlexNet (ImageNet, two GPUs)",
+     "convolutional.alexnet"),
+    ("vgg16", 2014, "Simonyan & Zisserman", "VGG16 (very deep 3×3 convnet)", "convolutional.vgg"),
+    ("gan", 2014, "Goodfellow et al.", "Generative adversarial nets", "generative.gan"),
+    ("resnet50", 2015, "He, Zhang, Ren & Sun", "ResNet-50 (residual learning)",
+     "convolutional.resnet"),
+    ("resnet", 2015, "He, Zhang, Ren & Sun", "CIFAR ResNets (20 to 110 layers)",
+     "convolutional.resnet"),
+    ("mnist_convnet", 2016, "TFLearn, after LeCun 1998 & Krizhevsky 2012",
+     "Deep convnet (TFLearn MNIST)", "convolutional.convnet"),
+))
 
-# (number, year, inventor, title, factory name) of every milestone, in timeline order.
-# The registered factories are the truth: tests/test_cli.py checks that the two agree.
-CATALOGUE: tuple[tuple[int, int | None, str, str, str], ...] = (
-    (1, 1805, "Adrien-Marie Legendre", "Least squares", "least_squares"),
-    (2, 1847, "Augustin-Louis Cauchy", "Gradient descent", "gradient_descent"),
-    (3, None, "Legendre + Cauchy", "Linear regression by gradient descent", "linear_regression"),
-    (4, 1958, "Frank Rosenblatt", "Perceptron", "perceptron"),
-    (5, 1986, "Rumelhart, Hinton & Williams", "Backpropagation", "backprop_mlp"),
-    (6, 1990, "Jeffrey Elman", "Simple recurrent network", "elman_rnn"),
-    (7, 1997, "Hochreiter & Schmidhuber", "Long short-term memory", "lstm_1997"),
-    (8, 1998, "LeCun, Bottou, Bengio & Haffner", "LeNet-5", "lenet5"),
-    (9, 2012, "Krizhevsky, Sutskever & Hinton", "AlexNet (ImageNet, two GPUs)", "alexnet"),
-    (10, 2014, "Simonyan & Zisserman", "VGG16 (very deep 3×3 convnet)", "vgg16"),
-    (11, 2014, "Goodfellow et al.", "Generative adversarial nets", "gan"),
-    (12, 2015, "He, Zhang, Ren & Sun", "ResNet-50 (residual learning)", "resnet50"),
-    (13, 2015, "He, Zhang, Ren & Sun", "CIFAR ResNets (20 to 110 layers)", "resnet"),
-    (14, 2016, "TFLearn, after LeCun 1998 & Krizhevsky 2012", "Deep convnet (TFLearn MNIST)",
-     "mnist_convnet"),
-)
+NAMES: tuple[str, ...] = tuple(m.name for m in TIMELINE)
+
+_FACTORIES: dict[str, Callable] = {}
 
 
 def year_text(year: int | None) -> str:
@@ -54,10 +80,17 @@ def year_text(year: int | None) -> str:
     return "—" if year is None else str(year)
 
 
-def milestone(number: int, year: int | None, inventor: str, title: str) -> Callable:
-    """Register a factory on the timeline and make unknown options a clear TypeError."""
+def milestone(name: str) -> Callable:
+    """Register the factory of the timeline's milestone `name`, and make unknown
+    options a clear TypeError."""
+    if name not in NAMES:
+        raise ValueError(f"{name!r} is not on the timeline: add its line to "
+                         "keras_history.timeline.TIMELINE.")
 
     def register(factory: Callable) -> Callable:
+        if factory.__name__ != name:
+            raise ValueError(f"The factory of milestone {name!r} is called "
+                             f"{factory.__name__!r}; a milestone is known by its factory's name.")
         options = inspect.signature(factory).parameters
 
         @functools.wraps(factory)
@@ -70,8 +103,7 @@ def milestone(number: int, year: int | None, inventor: str, title: str) -> Calla
                 )
             return factory(*args, **kwargs)
 
-        TIMELINE.append(Milestone(number, year, inventor, title, checked_factory))
-        TIMELINE.sort(key=lambda m: m.number)
+        _FACTORIES[name] = checked_factory
         return checked_factory
 
     return register
@@ -79,11 +111,7 @@ def milestone(number: int, year: int | None, inventor: str, title: str) -> Calla
 
 def get(name: str) -> Milestone:
     """The milestone whose factory is called `name`, or a ValueError listing them."""
-    import keras_history.models  # noqa: F401  (registers every factory)
-
     for item in TIMELINE:
         if item.name == name:
             return item
-    raise ValueError(
-        f"Unknown milestone {name!r}; expected one of: {', '.join(m.name for m in TIMELINE)}."
-    )
+    raise ValueError(f"Unknown milestone {name!r}; expected one of: {', '.join(NAMES)}.")

@@ -16,7 +16,7 @@ run. Prints test accuracy and images per second for each.
 
 `--samples` and `--size-scale` shrink the run for a smoke test on a CPU; the
 numbers worth recording need a GPU and the full protocol. Record results in
-the milestone pages (docs/milestones/9-alexnet.md, 10-vgg16.md, 12-resnet-50.md).
+the milestone pages (docs/milestones/alexnet.md, vgg16.md, resnet50.md).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ train[50000:51000]; mean ± standard error on the 10,000 test images; Table 1:
 accuracies, Parzen LL. First, as a sanity line, the same estimate with 10,000
 real training images in place of samples. `--log` appends JSON rows;
 `--save` keeps the latest model (`.keras`) for the figures. Record results in
-docs/milestones/11-gan.md with the machine and backend (KERAS_BACKEND).
+docs/milestones/gan.md with the machine and backend (KERAS_BACKEND).
 """
 
 from __future__ import annotations

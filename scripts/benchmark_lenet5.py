@@ -11,7 +11,7 @@ the paper). Prints one row per pass:
 test error, training error measured during the pass, seconds of training;
 then the final training error on the whole training set. With `--out` each
 row is also written as JSON (for scripts/figures_lenet5.py). Record results
-in docs/milestones/8-lenet-5.md with the machine and backend (KERAS_BACKEND).
+in docs/milestones/lenet5.md with the machine and backend (KERAS_BACKEND).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 Prints one row per epoch (train loss, test loss and accuracy, seconds of
 training), then the first epoch at which test accuracy reached the target
 (99.3%) and whether it stayed there. Record results in
-docs/milestones/14-mnist-convnet.md with the machine and backend
+docs/milestones/mnist-convnet.md with the machine and backend
 (KERAS_BACKEND picks the backend).
 """
 

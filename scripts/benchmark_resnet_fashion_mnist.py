@@ -11,7 +11,7 @@ result beaten: ≥ 92.0% test accuracy after 10 epochs (d2l: 91.5% at 96×96
 on a GPU). Prints one row per epoch (train loss and accuracy, test accuracy,
 seconds of training). `--steps N` times N training steps only (no accuracy);
 `--samples N` trains on the first N images (a shortened run, same schedule shape).
-Record results in docs/milestones/13-cifar-resnets.md with the machine and the
+Record results in docs/milestones/resnet.md with the machine and the
 backend (KERAS_BACKEND picks it).
 """
 

@@ -1,4 +1,4 @@
-"""Figures of milestone 11: GAN samples beside their nearest training images, and a noise line.
+"""Figures of the GAN: GAN samples beside their nearest training images, and a noise line.
 
     python scripts/figures_gan.py MODEL.keras [--data ../shared/data/mnist] [--out docs/figures]
 

@@ -1,4 +1,4 @@
-"""Figures of milestone 8 (LeNet-5), for docs/milestones/8-lenet-5.md.
+"""Figures of LeNet-5, for docs/milestones/lenet5.md.
 
     python scripts/figures_lenet5.py [--runs results.jsonl ...] [--weights w.weights.h5]
 

@@ -1,4 +1,4 @@
-"""Figures of milestones 6 and 7 (Elman 1990, LSTM 1997), from real runs.
+"""Figures of Elman 1990 and the LSTM 1997, from real runs.
 
     KERAS_BACKEND=jax python scripts/figures_recurrent.py [--out docs/figures] [--quick]
 

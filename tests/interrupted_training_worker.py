@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from cases import CASES, make, variables
 
-from keras_history.models.base import build_for
+from keras_history.building import build_for
 
 EPOCHS = 4
 KILL_EPOCH = 2  # 0-based: the third epoch dies; the backup holds epochs 0 and 1

@@ -16,7 +16,7 @@ from test_mnist_data import idx_bytes
 
 from keras_history import cli
 from keras_history.datasets import idx, mnist
-from keras_history.timeline import CATALOGUE, TIMELINE, year_text
+from keras_history.timeline import NAMES, TIMELINE, year_text
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKEND = keras.backend.backend()
@@ -57,21 +57,19 @@ def test_help_list_and_usage_errors_never_import_keras(tmp_path, entry):
         assert imported_heavy(result.stderr) == [], args
 
 
-def test_list_matches_the_registered_timeline(capsys):
-    registered = [(m.number, m.year, m.inventor, m.title, m.name) for m in TIMELINE]
-    assert list(CATALOGUE) == registered
+def test_list_prints_the_timeline(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    for number, year, inventor, title, name in CATALOGUE:
-        assert re.search(rf"^{number} +{re.escape(year_text(year))} +{re.escape(inventor)} +"
-                         rf"{re.escape(title)} +models\.{name}\(\)$", out, re.M)
+    for m in TIMELINE:
+        assert re.search(rf"^{m.number} +{re.escape(year_text(m.year))} +{re.escape(m.inventor)} +"
+                         rf"{re.escape(m.title)} +models\.{m.name}\(\)$", out, re.M)
 
 
 def test_readme_timeline_agrees_with_list():
     rows = re.findall(r"^\| (\d+) \| ([^|]+) \| ([^|]+) \| [^|]+ \| `models\.(\w+)\(\)`",
                       (ROOT / "README.md").read_text(), re.M)
     readme = [(int(n), year.strip(), who.strip(), name) for n, year, who, name in rows]
-    assert readme == [(n, year_text(y), who, name) for n, y, who, _, name in CATALOGUE]
+    assert readme == [(m.number, year_text(m.year), m.inventor, m.name) for m in TIMELINE]
 
 
 def test_bad_names_list_the_choices(capsys):
@@ -81,7 +79,7 @@ def test_bad_names_list_the_choices(capsys):
         assert exit_.value.code == 2
         error = capsys.readouterr().err
         assert "invalid choice: 'nope'" in error and "[]" not in error
-        assert all(name in error for *_, name in CATALOGUE)
+        assert all(name in error for name in NAMES)
 
 
 def test_options_that_do_not_apply_are_refused(capsys):

@@ -1,4 +1,4 @@
-"""Milestone 14: the TFLearn MNIST convnet, its train step, and its input rules."""
+"""The TFLearn MNIST convnet, its train step, and its input rules."""
 
 from __future__ import annotations
 

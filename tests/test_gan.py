@@ -1,4 +1,4 @@
-"""Milestone 11: the 2014 GAN, its rule (AdversaryCost2), its schedules, Maxout and Parzen."""
+"""The 2014 GAN, its rule (AdversaryCost2), its schedules, Maxout and Parzen."""
 
 from __future__ import annotations
 

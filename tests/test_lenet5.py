@@ -1,4 +1,4 @@
-"""LeNet-5 (milestone 8): the paper's layers, counts, output, curvature and rule."""
+"""LeNet-5 (`lenet5`): the paper's layers, counts, output, curvature and rule."""
 
 from __future__ import annotations
 

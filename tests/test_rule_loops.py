@@ -1,7 +1,7 @@
 """A rule repeated in one compiled loop (`steps_per_batch > 1`) takes the eager steps' numbers.
 
 On PyTorch the loop is the step's recorded aten ops run by TorchScript
-(keras_history.backend); `run_eagerly=True` runs the rule one Keras op at a
+(keras_history.backend.torch_loop); `run_eagerly=True` runs the rule one Keras op at a
 time. Eager runs of the same rule already differ from each other in the last
 bits (MKL rounds small matrix products by where they sit in memory), so the
 comparison allows float32 rounding, not exact equality.
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from conftest import BACKEND
 
-from keras_history import backend, datasets, models
+from keras_history import datasets, models
+from keras_history.backend import torch_loop
 
 STEPS, EPOCHS = 50, 4
 
@@ -45,10 +46,10 @@ def test_backprop_loop_matches_eager_loop():
 
 @pytest.mark.skipif(BACKEND != "torch", reason="the recorded TorchScript loop is PyTorch's")
 def test_torch_loop_is_compiled_once_and_eager_stays_eager():
-    backend._TORCH_LOOPS.clear()
+    torch_loop._TORCH_LOOPS.clear()
     _train(STEPS, 2, run_eagerly=True)
-    assert not backend._TORCH_LOOPS  # run_eagerly: no recording, no TorchScript
+    assert not torch_loop._TORCH_LOOPS  # run_eagerly: no recording, no TorchScript
     _train(STEPS, 2, run_eagerly=False)
     _train(STEPS, 2, run_eagerly=False)  # a fresh model reuses the first one's loop
-    assert len(backend._TORCH_LOOPS) == 1
-    assert all(loop is not None for loop in backend._TORCH_LOOPS.values())
+    assert len(torch_loop._TORCH_LOOPS) == 1
+    assert all(loop is not None for loop in torch_loop._TORCH_LOOPS.values())

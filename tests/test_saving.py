@@ -24,7 +24,7 @@ from cases import CASES, make, prediction_inputs, state
 
 import keras_history
 from keras_history import cli, models
-from keras_history.models.base import build_for
+from keras_history.building import build_for
 from keras_history.saving import (
     ExportMismatchError,
     check_litert,

@@ -186,11 +186,15 @@ def _load_path(path: Path, data_set: DataSet) -> Arrays:
 
 def _load_tfds(data_set: DataSet) -> Arrays | None:
     """The data set from a prepared TensorFlow Datasets copy, or None if there is none."""
+    data_dir = os.environ.get("TFDS_DATA_DIR")
+    # No TFDS folder, no copy: asking tfds itself would import it (seconds) and have it
+    # warn about the missing folder before our own message says what to do.
+    if not Path(data_dir or "~/tensorflow_datasets").expanduser().is_dir():
+        return None
     try:
         import tensorflow_datasets as tfds
     except ImportError:
         return None
-    data_dir = os.environ.get("TFDS_DATA_DIR")
     builder = tfds.builder(data_set.tfds_name, data_dir=data_dir)
     if not builder.is_prepared():  # checked first: never let tfds reach for the network
         return None
@@ -218,7 +222,7 @@ def load(data_set: DataSet, path: str | os.PathLike | None = None) -> Arrays:
         f"  1. load_data(path) with a folder holding {names}\n"
         f"     (gzipped or not), or a Keras-style .npz;\n"
         f"  2. the environment variable {data_set.env_var} naming such a folder or file;\n"
-        "  3. a prepared TensorFlow Datasets copy: run\n"
+        "  3. a prepared TensorFlow Datasets copy (`pip install tensorflow-datasets`): run\n"
         f"     `python -c \"import tensorflow_datasets as tfds; "
         f"tfds.load('{data_set.tfds_name}')\"`\n"
         "     once on a machine with internet (uses $TFDS_DATA_DIR or\n"

@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from keras_history import backend, saving, validation
+from keras_history.building import build_for
 from keras_history.callbacks import DivergenceGuard, RuleProgbar
 
 # A long rule shows progress every PROGRESS_STEPS rule steps or more, at most
@@ -39,25 +40,6 @@ def progress_chunks(steps_per_batch: int) -> list[int]:
     chunk = max(PROGRESS_STEPS, -(-steps_per_batch // PROGRESS_UPDATES))
     chunks = [chunk] * (steps_per_batch // chunk)
     return chunks + [steps_per_batch % chunk] if steps_per_batch % chunk else chunks
-
-
-def build_for(model: keras.Model, input_shape: tuple | None) -> keras.Model:
-    """Build `model` for inputs of `input_shape` (no batch axis) and trace it once.
-
-    The symbolic call records the input signature `model.export` needs. With
-    `input_shape=None` the model is built by its first `fit` or `predict`.
-    """
-    if input_shape is not None:
-        dims = tuple(input_shape)
-        validation.check_option(
-            "input_dim" if len(dims) == 1 else "input_shape", dims[0] if len(dims) == 1 else dims,
-            all(validation.is_integer(d) and d >= 1 for d in dims),
-            "a positive integer" if len(dims) == 1 else "a tuple of positive integers",
-        )
-        shape = (None, *(int(d) for d in dims))
-        model.build(shape)
-        model(keras.KerasTensor(shape))
-    return model
 
 
 def compiled_for_rule(model: LearningRuleModel, learning_rate: float,
@@ -432,7 +414,7 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
 
 
 class LinearModel(LearningRuleModel):
-    """`y = x·m + b` with the squared-error cost: the model of milestones 1 and 3."""
+    """`y = x·m + b` with the squared-error cost: least squares and linear regression."""
 
     def __init__(self, units: int | None = 1, kernel_initializer="zeros",
                  bias_initializer="zeros", **kwargs):

@@ -1,4 +1,4 @@
-"""Milestone 5 — backpropagation (Rumelhart, Hinton and Williams, 1986).
+"""Backpropagation (Rumelhart, Hinton and Williams, 1986).
 
 A perceptron cannot learn XOR, but a network with a hidden layer can — if
 only one knew how to blame the hidden units for the output's error.
@@ -25,8 +25,11 @@ import numpy as np
 from keras import ops
 
 from keras_history import validation
-from keras_history.models.base import LearningRuleModel, build_for, compiled_for_rule
+from keras_history.building import build_for
+from keras_history.models.base import LearningRuleModel, compiled_for_rule
 from keras_history.timeline import milestone
+
+__all__ = ["BackpropMLP", "backprop_mlp"]
 
 
 def snippet_weights() -> list[np.ndarray]:
@@ -118,7 +121,7 @@ class BackpropMLP(LearningRuleModel):
                 "units": self.units, "output_bias": self.output_bias, "seed": self.seed}
 
 
-@milestone(5, 1986, "Rumelhart, Hinton & Williams", "Backpropagation")
+@milestone("backprop_mlp")
 def backprop_mlp(hidden_units: int = 4,
                  learning_rate: float = BackpropMLP.default_learning_rate,
                  output_bias: bool | None = None, weights: str | None = None,

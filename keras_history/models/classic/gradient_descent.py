@@ -1,4 +1,4 @@
-"""Milestone 2 — gradient descent (Augustin-Louis Cauchy 1847, Peter Debye 1909).
+"""Gradient descent (Augustin-Louis Cauchy 1847, Peter Debye 1909).
 
 Cauchy, solving systems of equations for astronomy, proposed walking downhill:
 from a guess x, take a small step against the slope, and repeat. Debye used
@@ -27,8 +27,11 @@ import numpy as np
 from keras import ops
 
 from keras_history import validation
-from keras_history.models.base import LearningRuleModel, build_for, compiled_for_rule
+from keras_history.building import build_for
+from keras_history.models.base import LearningRuleModel, compiled_for_rule
 from keras_history.timeline import milestone
+
+__all__ = ["GradientDescent", "gradient_descent"]
 
 SNIPPET_POLYNOMIAL = (1.0, 0.0, -2.0, 0.0, 0.0, -2.0)  # x⁵ − 2x³ − 2
 
@@ -111,7 +114,7 @@ class GradientDescent(LearningRuleModel):
                 "start": self.start}
 
 
-@milestone(2, 1847, "Augustin-Louis Cauchy", "Gradient descent")
+@milestone("gradient_descent")
 def gradient_descent(start: float = 0.5,
                      learning_rate: float = GradientDescent.default_learning_rate,
                      coefficients: Sequence[float] = SNIPPET_POLYNOMIAL,

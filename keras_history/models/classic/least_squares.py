@@ -1,4 +1,4 @@
-"""Milestone 1 — least squares (Adrien-Marie Legendre, 1805).
+"""Least squares (Adrien-Marie Legendre, 1805).
 
 Legendre, fitting comet orbits, proposed choosing the line that makes the sum
 of squared errors smallest, and showed the best line solves a small linear
@@ -26,8 +26,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_history.models.base import LinearModel, build_for
+from keras_history.building import build_for
+from keras_history.models.base import LinearModel
 from keras_history.timeline import milestone
+
+__all__ = ["LeastSquares", "least_squares"]
 
 
 @keras.saving.register_keras_serializable(package="keras_history")
@@ -101,7 +104,7 @@ class LeastSquares(LinearModel):
             variable.assign(ops.zeros(variable.shape, variable.dtype))
 
 
-@milestone(1, 1805, "Adrien-Marie Legendre", "Least squares")
+@milestone("least_squares")
 def least_squares(units: int | None = None, input_dim: int | None = None, compile: bool = True,
                   name: str = "least_squares") -> LeastSquares:
     """Legendre's least squares: a line (or hyperplane) fitted in closed form.

@@ -1,4 +1,4 @@
-"""Milestone 3 — linear regression by gradient descent.
+"""Linear regression by gradient descent.
 
 Put Legendre's cost and Cauchy's method together and you have the workhorse
 of machine learning: guess a line, measure the mean squared error, and step
@@ -19,8 +19,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_history.models.base import LinearModel, build_for, compiled_for_rule
+from keras_history.building import build_for
+from keras_history.models.base import LinearModel, compiled_for_rule
 from keras_history.timeline import milestone
+
+__all__ = ["LinearRegression", "linear_regression"]
 
 
 @keras.saving.register_keras_serializable(package="keras_history")
@@ -40,7 +43,7 @@ class LinearRegression(LinearModel):
         return y_pred, ops.mean(ops.square(residual))
 
 
-@milestone(3, None, "Legendre + Cauchy", "Linear regression by gradient descent")
+@milestone("linear_regression")
 def linear_regression(learning_rate: float = LinearRegression.default_learning_rate,
                       initial_intercept: float = 1.0, initial_slope: float = 1.0, units: int = 1,
                       input_dim: int | None = None, steps_per_batch: int = 1, compile: bool = True,

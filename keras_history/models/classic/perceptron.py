@@ -1,4 +1,4 @@
-"""Milestone 4 — the perceptron (Frank Rosenblatt, 1958).
+"""The perceptron (Frank Rosenblatt, 1958).
 
 Rosenblatt's Mark I Perceptron was a machine: photocells wired to a unit
 that sums its weighted inputs and fires (1) or stays quiet (0) by a
@@ -25,9 +25,12 @@ import keras
 from keras import ops
 
 from keras_history import validation
+from keras_history.building import build_for
 from keras_history.layers import Heaviside
-from keras_history.models.base import LearningRuleModel, build_for, compiled_for_rule
+from keras_history.models.base import LearningRuleModel, compiled_for_rule
 from keras_history.timeline import milestone
+
+__all__ = ["Perceptron", "perceptron"]
 
 
 @keras.saving.register_keras_serializable(package="keras_history")
@@ -91,7 +94,7 @@ class Perceptron(LearningRuleModel):
         return {**super().get_config(), "units": self.units, "seed": self.seed}
 
 
-@milestone(4, 1958, "Frank Rosenblatt", "Perceptron")
+@milestone("perceptron")
 def perceptron(learning_rate: float = Perceptron.default_learning_rate, units: int = 1,
                input_dim: int | None = None, seed: int | None = None, steps_per_batch: int = 1,
                compile: bool = True, name: str = "perceptron") -> Perceptron:

@@ -1,4 +1,4 @@
-"""Milestone 9: AlexNet (Krizhevsky, Sutskever & Hinton, 2012).
+"""AlexNet (Krizhevsky, Sutskever & Hinton, 2012).
 
 Alex Krizhevsky, Ilya Sutskever and Geoffrey Hinton (University of Toronto),
 *ImageNet Classification with Deep Convolutional Neural Networks* (NIPS 2012),
@@ -44,6 +44,8 @@ from keras_history.models.convolutional.classifier import (
     finish,
 )
 from keras_history.timeline import milestone
+
+__all__ = ["AlexNet", "alexnet"]
 
 MINIMUM_SIZE = 67  # the smallest input whose maps survive conv1 /4 and three 3/2 pools
 
@@ -97,7 +99,7 @@ class AlexNet(MomentumClassifier):
         return {**super().get_config(), "groups": self.groups, "dropout_rate": self.dropout_rate}
 
 
-@milestone(9, 2012, "Krizhevsky, Sutskever & Hinton", "AlexNet (ImageNet, two GPUs)")
+@milestone("alexnet")
 def alexnet(include_top: bool = True, weights: str | None = None,
             input_shape: tuple[int, int, int] = (227, 227, 3), pooling: str | None = None,
             classes: int = 1000, classifier_activation: str | None = "softmax",

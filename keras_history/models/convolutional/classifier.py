@@ -24,7 +24,8 @@ import numpy as np
 from keras import layers, ops
 
 from keras_history import backend, saving, validation
-from keras_history.models.base import CheckedInputsMixin, build_for, weight_decay_step
+from keras_history.building import build_for
+from keras_history.models.base import CheckedInputsMixin, weight_decay_step
 from keras_history.saving import load_weights
 
 Schedule = keras.optimizers.schedules.LearningRateSchedule

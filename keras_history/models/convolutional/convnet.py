@@ -1,4 +1,4 @@
-"""Milestone 14 — the deep convnet: TFLearn's MNIST network (2016), LeNet's heir.
+"""The deep convnet: TFLearn's MNIST network (2016), LeNet's heir.
 
 LeCun, Bottou, Bengio and Haffner's LeNet-5 (1998) read handwritten digits with
 convolutions and pooling, trained by backpropagation; Krizhevsky, Sutskever and
@@ -23,7 +23,7 @@ The learning rule is backpropagation with Adam, written once for every
 backend (`ImageClassifier.learning_rule`, shared with the ImageNet-era nets):
 the gradient of the loss, then `optimizer.apply`, then the metrics.
 
-Input rules (docs/milestones/14-mnist-convnet.md):
+Input rules (docs/milestones/mnist-convnet.md):
 
 - images: (N, 28, 28, 1); (N, 28, 28) gets its channel axis; flat (N, 784)
   is reshaped row-major, as MNIST stores it. Arrays (NumPy, lists, backend
@@ -48,10 +48,12 @@ import numpy as np
 from keras import layers
 
 from keras_history import validation
+from keras_history.building import build_for
 from keras_history.layers import LocalResponseNormalization
-from keras_history.models.base import build_for
 from keras_history.models.convolutional.classifier import ImageClassifier
 from keras_history.timeline import milestone
+
+__all__ = ["MNISTConvNet", "mnist_convnet"]
 
 ORIGINAL_LEARNING_RATE = 0.01  # TFLearn's example; see the docs page for how it fares
 ORIGINAL_EPOCHS = 20
@@ -65,7 +67,7 @@ Schedule = keras.optimizers.schedules.LearningRateSchedule
 def default_learning_rate() -> Schedule:
     """Adam at 3e-3, decayed ×0.75 per 938 steps (an epoch of MNIST at batch 64).
 
-    Chosen by measurement over several seeds (docs/milestones/14-mnist-convnet.md):
+    Chosen by measurement over several seeds (docs/milestones/mnist-convnet.md):
     the original constant 0.01 wanders around 97%, a constant 1e-3 plateaus
     near 99.0%, and this schedule reaches 99.3% test accuracy in 8 to 11
     epochs on most seeds.
@@ -139,8 +141,7 @@ def _check_options(input_shape, classes, include_top, dropout_rate, learning_rat
         )
 
 
-@milestone(14, 2016, "TFLearn, after LeCun 1998 & Krizhevsky 2012",
-           "Deep convnet (TFLearn MNIST)")
+@milestone("mnist_convnet")
 def mnist_convnet(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10,
                   include_top: bool = True, dropout_rate: float = 0.2,
                   learning_rate: float | Schedule | None = None, compile: bool = True,
@@ -151,7 +152,7 @@ def mnist_convnet(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int 
     The original example used Adam at a constant 0.01 for 20 epochs of batch
     64: pass `learning_rate=0.01` for it. The default (`learning_rate=None`),
     chosen by measurement, is Adam at 3e-3 decayed ×0.75 per epoch of MNIST at
-    batch 64 (`default_learning_rate()`); see docs/milestones/14-mnist-convnet.md
+    batch 64 (`default_learning_rate()`); see docs/milestones/mnist-convnet.md
     for both, measured.
 
     Images may be (N, 28, 28, 1), (N, 28, 28) or flat (N, 784); uint8 pixels

@@ -1,4 +1,4 @@
-"""Milestone 8 — LeNet-5: LeCun, Bottou, Bengio & Haffner, "Gradient-based learning
+"""LeNet-5: LeCun, Bottou, Bengio & Haffner, "Gradient-based learning
 applied to document recognition", Proceedings of the IEEE, 1998.
 
 The convolutional network that read bank cheques. A 32×32 image goes through
@@ -12,7 +12,7 @@ Each output y_i = Σ_j (x_j − w_ij)² is F6's distance to the stylized 7×12
 bitmap of digit i; the smallest wins. The paper reports 0.95% test error on
 MNIST after 20 passes (0.35% training error after 19). Here, with its eq. 9
 loss and batches of 8: 0.83%, 1.02% and 1.02% for seeds 0–2, a mean of 0.96%
-(docs/milestones/8-lenet-5.md).
+(docs/milestones/lenet5.md).
 
 The learning rule (Appendix C) is stochastic diagonal Levenberg-Marquardt:
 one update per pattern, with a step per parameter
@@ -25,7 +25,7 @@ during it, and η falls by pass: 5e-4 (passes 1–2), 2e-4 (3–5), 1e-4 (6–8)
 5e-5 (9–12), 1e-5 after. Here that η is scaled: the paper's own values make
 the first pass blow up (h_kk starts tiny), so passes 1–2 take 0.04 of it
 (`warmup_scale`) and the later passes 0.5 of it (`eta_scale`); measured in
-docs/milestones/8-lenet-5.md.
+docs/milestones/lenet5.md.
 
 h_kk is computed as the paper does: second derivatives backpropagated like
 gradients, with the Gauss-Newton approximation (f'' terms dropped) and the
@@ -39,7 +39,7 @@ gradients, taken at the same weights, with the same ε_k. `batch_size=1` is
 the paper's rule; larger batches are its first-order approximation, B times
 fewer (and faster) steps.
 
-Input rules: those of milestone 14 (`mnist_convnet`), checked by the same
+Input rules: those of `mnist_convnet`, checked by the same
 code: (N, 28, 28, 1), (N, 28, 28) or flat (N, 784); uint8 grey levels or
 floats in [0, 1]. Inside the model the image is padded by 2 to 32×32 and
 mapped so background = −0.1 and foreground = 1.175.
@@ -59,10 +59,13 @@ import numpy as np
 from keras import layers, ops
 
 from keras_history import backend, saving, validation
+from keras_history.building import build_for
 from keras_history.layers import PartialConv2D, RBFOutput, Squashing, Subsampling2D
-from keras_history.models.base import CheckedInputsMixin, build_for
+from keras_history.models.base import CheckedInputsMixin
 from keras_history.models.convolutional.classifier import ImageClassifier, is_integer_dtype
 from keras_history.timeline import milestone
+
+__all__ = ["LeNet5", "lenet5"]
 
 # Table I: the S2 maps each C3 map reads.
 C3_CONNECTIONS = (
@@ -89,7 +92,7 @@ DIGIT_BITMAPS = (
 )
 
 MU = 0.02  # the paper's μ
-# The paper's η, scaled (docs/milestones/8-lenet-5.md): at 1× the first pass blows up here,
+# The paper's η, scaled (docs/milestones/lenet5.md): at 1× the first pass blows up here,
 # while h_kk is still tiny; 0.04 trains, and after the first two passes a larger factor fits
 # better (η × 1 from pass 3 blows up again).
 WARMUP_SCALE, WARMUP_PASSES = 0.04, 2
@@ -438,7 +441,7 @@ def _check_options(input_shape, classes, loss, j, mu, eta, eta_scale, warmup_sca
                                 ".weights.h5 file saved from a lenet5 model.")
 
 
-@milestone(8, 1998, "LeCun, Bottou, Bengio & Haffner", "LeNet-5")
+@milestone("lenet5")
 def lenet5(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10,
            weights: str | None = None, loss: str = "eq9", j: float = 5.0, mu: float = MU,
            eta: float | str = "paper", eta_scale: float = ETA_SCALE,
@@ -468,13 +471,13 @@ def lenet5(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10,
         loss: "eq9" (the RBF output of the correct class plus
             log(e^−j + Σ_i e^−y_i), pushing the other classes' outputs up; it
             reproduces the paper's 0.95% here) or "eq8" (the correct class's
-            output alone: 1.12% here; docs/milestones/8-lenet-5.md).
+            output alone: 1.12% here; docs/milestones/lenet5.md).
         j: eq. 9's constant (the "rubbish class"); the paper gives no value.
         mu: μ of ε_k = η / (μ + h_kk).
         eta: "paper" for the schedule by pass, or a constant η.
         eta_scale: factor on η from pass 3 on (all passes if `warmup_scale` is
             None). The paper's own η (1.0) blows up here; 0.5 is the default
-            (docs/milestones/8-lenet-5.md has the factors tried).
+            (docs/milestones/lenet5.md has the factors tried).
         warmup_scale: factor on η for passes 1–2, while h_kk is still tiny (the
             paper's η makes the first pass blow up); None: `eta_scale` throughout.
         optimizer: None for the paper's rule; a Keras optimizer (or its name)

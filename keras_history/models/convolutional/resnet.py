@@ -1,4 +1,4 @@
-"""Milestones 12 and 13: deep residual networks (He, Zhang, Ren & Sun, 2015).
+"""Deep residual networks (He, Zhang, Ren & Sun, 2015).
 
 Kaiming He, Xiangyu Zhang, Shaoqing Ren and Jian Sun (Microsoft Research),
 *Deep Residual Learning for Image Recognition* (arXiv 1512.03385, CVPR 2016),
@@ -7,12 +7,12 @@ than shallow ones; a residual block learns F(x) and outputs F(x) + x, so an
 identity is easy, and depth helps again. Batch normalization follows every
 convolution; no dropout.
 
-- `resnet50()` (milestone 12): the 50-layer ImageNet net of Table 1, three-layer
+- `resnet50()`: the 50-layer ImageNet net of Table 1, three-layer
   "bottleneck" blocks (1×1, 3×3, 1×1) with projection shortcuts where the shape
   changes, 25,636,712 parameters; layer for layer `keras.applications.ResNet50`
   (which, like Caffe's release, strides the first 1×1 of a block and keeps
   conv biases).
-- `resnet(depth)` (milestone 13): the CIFAR-10 nets of Section 4.2, 6n + 2
+- `resnet(depth)`: the CIFAR-10 nets of Section 4.2, 6n + 2
   layers in three stages of 16, 32 and 64 filters, two-layer blocks, identity
   shortcuts padded with zeros where the width doubles (option A, no extra
   parameters): depth 20, 32, 44, 56, 110 → 0.27, 0.46, 0.66, 0.85, 1.7 M
@@ -40,6 +40,8 @@ from keras_history.models.convolutional.classifier import (
     finish,
 )
 from keras_history.timeline import milestone
+
+__all__ = ["CIFARResNet", "ResNet50", "resnet", "resnet50"]
 
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 CIFAR_ITERATIONS = 64_000  # the paper's whole CIFAR run; ÷10 at 32k and 48k
@@ -227,7 +229,7 @@ def divide_by_10_on_plateau(monitor: str = "val_accuracy",
                                              mode="max" if "acc" in monitor else "min")
 
 
-@milestone(12, 2015, "He, Zhang, Ren & Sun", "ResNet-50 (residual learning)")
+@milestone("resnet50")
 def resnet50(include_top: bool = True, weights: str | None = None,
              input_shape: tuple[int, int, int] = (224, 224, 3), pooling: str | None = None,
              classes: int = 1000, classifier_activation: str | None = "softmax",
@@ -267,7 +269,7 @@ def resnet50(include_top: bool = True, weights: str | None = None,
     return finish(model, weights, learning_rate, compile)
 
 
-@milestone(13, 2015, "He, Zhang, Ren & Sun", "CIFAR ResNets (20 to 110 layers)")
+@milestone("resnet")
 def resnet(depth: int = 20, include_top: bool = True, weights: str | None = None,
            input_shape: tuple[int, int, int] = (32, 32, 3), pooling: str | None = None,
            classes: int = 10, classifier_activation: str | None = "softmax",

@@ -1,4 +1,4 @@
-"""Milestone 10: VGG16 (Simonyan & Zisserman, 2014).
+"""VGG16 (Simonyan & Zisserman, 2014).
 
 Karen Simonyan and Andrew Zisserman (Visual Geometry Group, Oxford), *Very Deep
 Convolutional Networks for Large-Scale Image Recognition* (arXiv 1409.1556,
@@ -34,6 +34,8 @@ from keras_history.models.convolutional.classifier import (
 )
 from keras_history.timeline import milestone
 
+__all__ = ["VGG16", "vgg16"]
+
 CONFIGURATION_D = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (filters, convs) per block
 MINIMUM_SIZE = 32  # five 2×2 pools
 
@@ -68,7 +70,7 @@ class VGG16(MomentumClassifier):
         return {**super().get_config(), "dropout_rate": self.dropout_rate}
 
 
-@milestone(10, 2014, "Simonyan & Zisserman", "VGG16 (very deep 3×3 convnet)")
+@milestone("vgg16")
 def vgg16(include_top: bool = True, weights: str | None = None,
           input_shape: tuple[int, int, int] = (224, 224, 3), pooling: str | None = None,
           classes: int = 1000, classifier_activation: str | None = "softmax",

@@ -1,4 +1,4 @@
-"""Milestone 11 — generative adversarial nets: Goodfellow et al. (2014).
+"""Generative adversarial nets: Goodfellow et al. (2014).
 
 Ian Goodfellow, Jean Pouget-Abadie, Mehdi Mirza, Bing Xu, David
 Warde-Farley, Sherjil Ozair, Aaron Courville and Yoshua Bengio (NIPS 2014)
@@ -45,9 +45,12 @@ import numpy as np
 from keras import layers, ops
 
 from keras_history import backend, validation
+from keras_history.building import build_for
 from keras_history.layers import Maxout
-from keras_history.models.base import CheckedInputsMixin, build_for
+from keras_history.models.base import CheckedInputsMixin
 from keras_history.timeline import milestone
+
+__all__ = ["GAN", "gan"]
 
 BATCH_SIZE = 100
 STEPS_PER_EPOCH = 500  # 50,000 training images in batches of 100
@@ -363,7 +366,7 @@ def _check_options(noise_dim, noise, objective, schedule, generator_units, discr
         validation.check_option(*check)
 
 
-@milestone(11, 2014, "Goodfellow et al.", "Generative adversarial nets")
+@milestone("gan")
 def gan(noise_dim: int = 100, noise: str = "uniform", objective: str = "non_saturating",
         schedule: str = "simultaneous", generator_units: tuple[int, ...] = (1200, 1200),
         discriminator_units: tuple[int, ...] = (240, 240), pieces: int = 5,

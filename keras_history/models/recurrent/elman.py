@@ -1,4 +1,4 @@
-"""Milestone 6 — the simple recurrent network (Jeffrey Elman, 1990).
+"""The simple recurrent network (Jeffrey Elman, 1990).
 
 In "Finding Structure in Time" (Cognitive Science 14, 1990) Jeffrey Elman
 gave a feed-forward net a memory in the simplest way: context units that
@@ -26,6 +26,8 @@ from keras_history.layers import ElmanRNN
 from keras_history.models.recurrent.online import OnlineSequenceModel, built_and_compiled
 from keras_history.timeline import milestone
 
+__all__ = ["ElmanNetwork", "elman_rnn"]
+
 
 @keras.saving.register_keras_serializable(package="keras_history")
 class ElmanNetwork(OnlineSequenceModel):
@@ -45,7 +47,7 @@ class ElmanNetwork(OnlineSequenceModel):
         return {**super().get_config(), "hidden_units": self.recurrent.units}
 
 
-@milestone(6, 1990, "Jeffrey Elman", "Simple recurrent network")
+@milestone("elman_rnn")
 def elman_rnn(hidden_units: int = 15, learning_rate: float = 0.1, input_features: int = 7,
               units: int = 7, return_sequences: bool = True, output_bias: bool = True,
               gradient: str = "truncated", seed: int | None = None, compile: bool = True,

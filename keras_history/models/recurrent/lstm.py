@@ -1,4 +1,4 @@
-"""Milestone 7 — Long Short-Term Memory (Hochreiter and Schmidhuber, 1997).
+"""Long Short-Term Memory (Hochreiter and Schmidhuber, 1997).
 
 Sepp Hochreiter's 1991 diploma thesis showed why recurrent nets forget: an
 error sent back through time is multiplied at every step by a weight times
@@ -31,6 +31,8 @@ from keras_history.layers import LSTM1997
 from keras_history.layers.recurrent import padding_mask
 from keras_history.models.recurrent.online import OnlineSequenceModel, built_and_compiled
 from keras_history.timeline import milestone
+
+__all__ = ["LongShortTermMemory", "lstm_1997"]
 
 UPDATES = ("sequence", "step")
 
@@ -190,7 +192,7 @@ class LongShortTermMemory(OnlineSequenceModel):
                 "forget_gate": layer.forget_gate, "update": self.update}
 
 
-@milestone(7, 1997, "Hochreiter & Schmidhuber", "Long short-term memory")
+@milestone("lstm_1997")
 def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 0.5,
               input_features: int = 7, units: int = 7, return_sequences: bool = True,
               input_gate_bias=None, output_gate_bias="staggered", cell_bias: bool = False,
