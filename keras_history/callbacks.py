@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import keras
-
-from keras_history import backend
 
 
 class DivergenceError(FloatingPointError):
     """Training blew up: the loss or a weight stopped being a finite number."""
 
 
+class StuckAtChanceWarning(UserWarning):
+    """A classifier's training accuracy stayed at chance while its loss did not fall."""
+
+
+# A classifier is "at chance" within this of 1/classes (10 classes: below 15%); the
+# margin covers a net that has learned only the commonest class.
+CHANCE_MARGIN = 0.05
+# ... and "not learning" if its loss fell by less than 1% in the epoch.
+STALLED_LOSS = 0.99
+ACCURACY_LOGS = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy",
+                 "binary_accuracy")
+
+
 class DivergenceGuard(keras.callbacks.Callback):
     """Stops training when the loss or a weight stops being finite; restores the last finite state.
+    Warns when a classifier is stuck at chance.
 
     A rule with too large a step runs off to infinity and then NaN; a model
     trained that way must not come back looking trained. At the end of each
@@ -25,6 +38,11 @@ class DivergenceGuard(keras.callbacks.Callback):
     finite epoch (or the start of training), and a `DivergenceError` names the
     epoch, what went wrong and the learning rate. Checking per epoch, not per
     batch, keeps the compiled steps free of host round trips.
+
+    A net can also die without a NaN: its training accuracy stays at chance
+    (within 5 points of 1/classes) while its loss no longer falls. The first epoch (from the
+    second on) whose accuracy is at chance and whose loss fell by less than 1%
+    raises a `StuckAtChanceWarning` naming the epoch, the accuracy and what to try.
     """
 
     def _variables(self) -> list:
@@ -40,14 +58,16 @@ class DivergenceGuard(keras.callbacks.Callback):
                          if keras.backend.is_float_dtype(w.dtype)]
 
         def snapshot():
-            # Copies stay on the device and the check is one compiled call: a host copy
-            # of every weight each epoch would cost more than a classic rule's epoch.
+            # Copies stay on the device, and one small array of flags comes to the host.
+            # Eager, not compiled: TensorFlow counts each new model's first trace of a
+            # compiled snapshot as a "retracing" and warns after five models.
             finite = [keras.ops.all(keras.ops.isfinite(w)) for w in self._checked]
             return ([keras.ops.copy(v) for v in variables],
                     keras.ops.stack(finite) if finite else keras.ops.ones((0,), "bool"))
 
-        self._snapshot = backend.compiled_reader(snapshot, variables)
+        self._snapshot = snapshot
         self._last_finite = list(zip(variables, self._snapshot()[0]))
+        self._last_loss, self._warned = None, False
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
@@ -62,6 +82,7 @@ class DivergenceGuard(keras.callbacks.Callback):
                 problem = f"its weights became NaN or infinite ({', '.join(bad)})"
         if problem is None:
             self._last_finite = list(zip(self._all, values))
+            self._check_learning(epoch, logs or {})
             return
         rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         for variable, value in self._last_finite:
@@ -74,6 +95,34 @@ class DivergenceGuard(keras.callbacks.Callback):
             "a smaller one, or scale the inputs) or the data holds NaN or infinity (arrays "
             "are checked before training; datasets and generators cannot be)."
         )
+
+
+    def _check_learning(self, epoch: int, logs: dict) -> None:
+        accuracy = next((logs[k] for k in ACCURACY_LOGS if k in logs), None)
+        loss = logs.get("loss")
+        if accuracy is None or loss is None:
+            return
+        loss, last = float(loss), self._last_loss
+        self._last_loss = loss
+        if last is None:
+            return
+        classes = getattr(self.model, "classes", None)
+        if not isinstance(classes, int):
+            classes = 2 if "binary_accuracy" in logs else None
+        chance = None if classes is None else 1 / classes
+        if (self._warned or chance is None or float(accuracy) >= chance + CHANCE_MARGIN
+                or loss < STALLED_LOSS * last):
+            return
+        self._warned = True
+        batch_size = (self.params or {}).get("batch_size")
+        warnings.warn(
+            f"{self.model.name} is not learning: after epoch {epoch + 1} its training "
+            f"accuracy is {float(accuracy):.1%}, chance for {classes} classes is {chance:.1%}, "
+            f"and its loss ({loss:.4g}) has stopped falling (epoch {epoch}: {last:.4g}). "
+            "Check the learning rate"
+            + (f" and batch size ({batch_size})" if batch_size else "")
+            + ", that the inputs are scaled as the model expects, and that the labels match "
+            "the inputs.", StuckAtChanceWarning, stacklevel=2)
 
 
 class RuleProgbar(keras.callbacks.ProgbarLogger):

@@ -10,6 +10,7 @@ A new milestone adds one function with `@figure("its_factory_name")`.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -388,6 +389,191 @@ def cifar_resnets_figure(options: Options) -> dict[str, Figure]:
                  fontsize=9)
     fig.tight_layout()
     return {"resnet_cifar_parameters": fig}
+
+
+# The Playground's colours: orange for its -1 (our 0), blue for its +1 (our 1).
+PLAYGROUND_COLOURS = ("#f59322", "#e8eaeb", "#0877bd")
+
+
+def _surface(ax, model, x, y, extent: float = 6.0, x_test=None, y_test=None):
+    """The model's P(class 1) over the plane as a filled contour, the points on top."""
+    from matplotlib.colors import LinearSegmentedColormap, ListedColormap
+
+    cmap = LinearSegmentedColormap.from_list("playground", PLAYGROUND_COLOURS)
+    grid = np.linspace(-extent, extent, 101, dtype="float32")
+    mesh = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
+    surface = model.predict(mesh, verbose=0, batch_size=len(mesh)).reshape(len(grid), len(grid))
+    ax.contourf(grid, grid, surface, levels=np.linspace(0, 1, 21), cmap=cmap, vmin=0, vmax=1,
+                extend="both")
+    dots = ListedColormap(PLAYGROUND_COLOURS[::2])
+    ax.scatter(x[:, 0], x[:, 1], c=y.ravel(), cmap=dots, vmin=0, vmax=1, s=9,
+               edgecolors="white", linewidths=0.4)
+    if x_test is not None:
+        ax.scatter(x_test[:, 0], x_test[:, 1], c=y_test.ravel(), cmap=dots, vmin=0, vmax=1, s=9,
+                   edgecolors="black", linewidths=0.4)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect("equal")
+    ax.tick_params(labelsize=7)
+
+
+def _accuracy(model, x, y) -> float:
+    return float(np.mean((model.predict(x, verbose=0) > 0.5) == y))
+
+
+@figure("logistic_neuron")
+def logistic_neuron_figure(options: Options) -> dict[str, Figure]:
+    steps = 100 if options.quick else 10_000
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4.2))
+    for ax, (title, (x, y), extent) in zip(axes, (
+            ("the course's flower", datasets.flower(), 4.5),
+            ("the Playground's two Gaussians", datasets.playground("gauss")[0], 6.0))):
+        model = models.logistic_neuron(steps_per_batch=steps)
+        model.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
+        _surface(ax, model, x, y, extent)
+        ax.set_title(f"{title}: {100 * _accuracy(model, x, y):.2f}% of the points",
+                     fontsize=9)
+    fig.suptitle(f"Logistic regression as a neuron: σ(w·x + b), cross-entropy, {steps:,} "
+                 "full-batch steps, η = 1.2\n(P(blue) from 0, orange, to 1, blue; "
+                 "a line cannot split the petals)", fontsize=10)
+    fig.tight_layout()
+    return {"logistic_neuron": fig}
+
+
+@figure("shallow_net")
+def shallow_net_figures(options: Options) -> dict[str, Figure]:
+    figures = {}
+    # The course: 4 tanh units from its own starting weights, 10,000 steps.
+    x, y = datasets.flower()
+    per_epoch, epochs = (10, 10) if options.quick else (1000, 10)
+    model = models.shallow_net(4, init="course", steps_per_batch=per_epoch)
+    costs = [model.evaluate(x, y, verbose=0, return_dict=True)["loss"]]
+    for _ in range(epochs):
+        model.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
+        costs.append(model.evaluate(x, y, verbose=0, return_dict=True)["loss"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.2))
+    _surface(left, model, x, y, 4.5)
+    left.set_title(f"4 tanh units: {100 * _accuracy(model, x, y):.2f}% of the points",
+                   fontsize=9)
+    right.plot(np.arange(epochs + 1) * per_epoch, costs, "o-", label="ours")
+    if not options.quick:
+        right.plot(np.arange(10) * 1000, [0.693048, 0.288083, 0.254385, 0.233864, 0.226792,
+                                          0.222644, 0.219731, 0.217504, 0.219454, 0.218607],
+                   "x", color="black", label="the course")
+    right.set_xlabel("step")
+    right.set_ylabel("cross-entropy over the 400 points")
+    right.legend()
+    fig.suptitle(f"The lecture's net on its flower: η = 1.2, {epochs * per_epoch:,} full-batch "
+                 "steps from the course's starting weights", fontsize=10)
+    fig.tight_layout()
+    figures["shallow_net_flower"] = fig
+
+    # The Playground's default net on its four sets.
+    epochs = 5 if options.quick else 500
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.8))
+    for ax, name in zip(axes, datasets.planar.PLAYGROUND_SETS):
+        (x, y), (x_test, y_test) = datasets.playground(name, seed=options.seed)
+        model = models.shallow_net((4, 2), output="tanh", seed=options.seed)
+        model.fit(x, y, batch_size=10, epochs=epochs, shuffle=False, verbose=0)
+        loss = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["loss"]
+        _surface(ax, model, x, y, x_test=x_test, y_test=y_test)
+        ax.set_title(f"{name}: test loss {loss:.3f}, test accuracy "
+                     f"{100 * _accuracy(model, x_test, y_test):.0f}%", fontsize=9)
+    fig.suptitle(f"The TensorFlow Playground's default net (x₁, x₂ → 4 tanh → 2 tanh → tanh, "
+                 f"½(out − t)², rate 0.03, batch 10), {epochs} epochs; "
+                 "test points ringed in black", fontsize=10)
+    fig.tight_layout()
+    figures["shallow_net_playground"] = fig
+
+    # Frames of the surface as the circle is learnt.
+    frames = (0, 1, 2, 3) if options.quick else (0, 1, 2, 5, 10, 20, 50, 100)
+    (x, y), _ = datasets.playground("circle", seed=options.seed)
+    model = models.shallow_net((4, 2), output="tanh", seed=options.seed)
+    fig, axes = plt.subplots(1, len(frames), figsize=(2.1 * len(frames), 2.6))
+    done = 0
+    for ax, epoch in zip(axes, frames):
+        if epoch > done:
+            model.fit(x, y, batch_size=10, epochs=epoch, initial_epoch=done, shuffle=False,
+                      verbose=0)
+            done = epoch
+        loss = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+        _surface(ax, model, x, y)
+        ax.set_title(f"epoch {epoch}: loss {loss:.3f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("The Playground's default net learning the circle (training points)",
+                 fontsize=10)
+    fig.tight_layout()
+    figures["shallow_net_training"] = fig
+    return figures
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+@figure("deep_mlp")
+def deep_mlp_figures(options: Options) -> dict[str, Figure]:
+    """Glorot & Bengio's Figs. 6–7 from the real nets at initialisation; He et al.'s
+    Fig. 3 in miniature from scripts/benchmark_init.py's results, when recorded."""
+    (x, y), _ = datasets.mnist.load_sample()
+    count, width = (200, 200) if options.quick else (1000, 1000)
+    fig, axes = plt.subplots(2, 2, figsize=(9, 5.6))
+    for column, init in enumerate(("standard", "normalized")):
+        model = models.deep_mlp(depth=5, width=width, initializer=init, seed=options.seed,
+                                compile=False)
+        stats = model.layer_statistics(x[:count], y[:count])
+        for row, (values, what, limit) in enumerate(
+                ((stats.activations, "activation value", 1.0),
+                 (stats.gradients, "back-propagated gradient ∂C/∂s", None))):
+            ax = axes[row, column]
+            limit = limit or float(np.percentile(np.abs(np.concatenate(
+                [v.ravel() for v in values])), 99))
+            bins = np.linspace(-limit, limit, 81)
+            for layer, value in enumerate(values, start=1):
+                counts, _ = np.histogram(value.ravel(), bins)
+                ax.plot((bins[1:] + bins[:-1]) / 2, counts / counts.sum(),
+                        label=f"layer {layer} (std {value.std():.2g})")
+            ax.set_xlabel(what, fontsize=8)
+            ax.legend(fontsize=6)
+            ax.set_title(f"{init} init: {what.split(' ∂')[0]}s", fontsize=9)
+    fig.suptitle(f"Depth-5 tanh MLP ({width} units) at initialisation, {count} MNIST digits "
+                 "(Glorot & Bengio 2010, Figs. 6–7)", fontsize=10)
+    fig.tight_layout()
+    figures = {"deep_mlp_init_statistics": fig}
+
+    path = RESULTS / "init_rectifiers.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()
+            if line.strip()] if path.exists() else []
+    longest = {}  # each initialiser's longest recorded run
+    for r in rows:
+        if r["experiment"] == "depth30" and r.get("curve") and len(r["curve"]) >= len(
+                longest.get(r["label"], {}).get("curve", [])):
+            longest[r["label"]] = r
+    runs = list(longest.values())
+    if runs:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+        names = {"normalized": "Glorot (\"Xavier\"): U[±√6/√(n_in+n_out)]",
+                 "he": "He: N(0, 2/n_in)"}
+        for run in runs:
+            epochs = [c["epoch"] for c in run["curve"]]
+            label = names.get(run["label"], run["label"])
+            left.plot(epochs, [c["loss"] for c in run["curve"]], "o-", label=label)
+            right.plot(epochs, [c["test_error"] for c in run["curve"]], "o-", label=label)
+        left.set_ylabel("training cross-entropy")
+        right.set_ylabel("test error (10,000 digits)")
+        for ax in (left, right):
+            ax.set_xlabel(f"epoch ({runs[0]['train']:,} MNIST digits, batch "
+                          f"{runs[0]['batch_size']})")
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+        right.legend(fontsize=8)
+        run = runs[0]
+        fig.suptitle(f"30-layer ReLU MLP ({run['options']['width']} units), plain SGD "
+                     f"{run['options']['learning_rate']}, seed {run['seed']}, {run['backend']} "
+                     "(He et al. 2015, Fig. 3 in miniature)", fontsize=9)
+        fig.tight_layout()
+        figures["deep_mlp_depth30"] = fig
+    return figures
 
 
 def save(names: Iterable[str], folder: str | os.PathLike, **options) -> list[Path]:

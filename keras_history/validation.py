@@ -114,6 +114,20 @@ def check_option(name: str, value, condition: bool, expected: str) -> None:
         raise ValueError(f"`{name}` must be {expected}, got {value!r}.")
 
 
+def check_image_shape(input_shape) -> tuple:
+    """An image factory's `input_shape`: (height, width, channels) of positive integers."""
+    dims = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
+    check_option("input_shape", input_shape,
+                 len(dims) == 3 and all(is_integer(d) and d >= 1 for d in dims),
+                 "(height, width, channels) of positive integers")
+    return dims
+
+
+def check_classes(classes) -> None:
+    """A classifier's number of classes: an integer >= 2."""
+    check_option("classes", classes, is_integer(classes) and classes >= 2, "an integer >= 2")
+
+
 def check_seed(seed) -> None:
     """A random seed is an int or None (Keras would only object when the weights are built)."""
     check_option("seed", seed, seed is None or (isinstance(seed, int)

@@ -47,6 +47,10 @@ CASES = {
     "perceptron": (dict(seed=1), lambda: datasets.logic_gate("or"), dict(batch_size=1)),
     "backprop_mlp": (dict(seed=1, steps_per_batch=20), lambda: datasets.logic_gate("xor"),
                      dict()),
+    "logistic_neuron": (dict(steps_per_batch=5), lambda: datasets.flower(samples=40),
+                        dict(batch_size=16)),
+    "shallow_net": (dict(seed=1, steps_per_batch=5), lambda: datasets.flower(samples=40),
+                    dict(batch_size=16)),
     # Small nets on four strings: every fit is four online updates.
     "elman_rnn": (dict(seed=1, hidden_units=3), _reber_strings, dict(batch_size=2)),
     "lstm_1997": (dict(seed=1, blocks=2, cells_per_block=1), _reber_strings,
@@ -54,6 +58,7 @@ CASES = {
     # Without dropout, whose masks a reloaded model draws afresh (docs/saving.md).
     "mnist_convnet": (dict(dropout_rate=0.0), _digits, dict(batch_size=32)),
     "lenet5": (dict(seed=1), _digits, dict(batch_size=16)),
+    "deep_mlp": (dict(seed=1, depth=3, width=32), _digits, dict(batch_size=16)),
     "alexnet": (dict(input_shape=(67, 67, 1), dropout_rate=0.0, **SMALL),
                 lambda: _padded_digits(67), dict(batch_size=8)),
     "vgg16": (dict(input_shape=(32, 32, 1), dropout_rate=0.0, **SMALL),
@@ -62,6 +67,13 @@ CASES = {
                  dict(batch_size=8)),
     "resnet": (dict(depth=8, input_shape=(28, 28, 1)), lambda: _padded_digits(28),
                dict(batch_size=8)),
+    "vgg_like": (dict(input_shape=(28, 28, 1), dropout_rate=0.0, conv_dropout_rate=0.0),
+                 lambda: _padded_digits(28), dict(batch_size=8)),
+    "tutorial_net": (dict(input_shape=(32, 32, 1)), lambda: _padded_digits(32),
+                     dict(batch_size=4)),
+    # Narrow nets; without dropout, whose masks a reloaded model draws afresh (docs/saving.md).
+    "dropout_mlp": (dict(hidden_units=16, dropout=False, seed=1), _digits, dict(batch_size=32)),
+    "batch_norm_mlp": (dict(hidden_units=16, seed=1), _digits, dict(batch_size=32)),
     # The paper's layers, narrowed: the rule and its schedules are the same.
     "gan": (dict(seed=1, generator_units=(32,), discriminator_units=(16,), pieces=2),
             _images, dict(batch_size=16)),

@@ -45,6 +45,13 @@ EXPECT = {
     "backprop_mlp": dict(x=r"\(samples, 2\)", y=r"\(samples, 1\)",
                          high=(2.0, r"must lie in \[0, 1\]"), low=(-0.5, r"must lie in \[0, 1\]"),
                          fraction=None),
+    # Class labels for a sigmoid's cross-entropy: 0 or 1.
+    "logistic_neuron": dict(x=r"\(samples, 2\)", y=r"\(samples, 1\)",
+                            high=(2.0, "only 0 or 1"), low=(-1.0, "only 0 or 1"),
+                            fraction=(0.5, "only 0 or 1")),
+    "shallow_net": dict(x=r"\(samples, 2\)", y=r"\(samples, 1\)",
+                        high=(2.0, "only 0 or 1"), low=(-1.0, "only 0 or 1"),
+                        fraction=(0.5, "only 0 or 1")),
     # Sequences: a step more in `x` than in `y` is a shape error too.
     "elman_rnn": dict(x=SEQUENCES, y=SEQUENCES, high=(2.0, r"must lie in \[0, 1\]"),
                       low=(-0.5, r"must lie in \[0, 1\]"), fraction=None),
@@ -59,9 +66,12 @@ EXPECT = {
     "gan": dict(x=r"\(N, 28, 28\)", labels=(ValueError, "uses no labels or targets")),
 }
 # The ImageNet-era nets take images and class ids as the convnet does (tests/cases.py sizes).
-for _name, _size in (("alexnet", 67), ("vgg16", 32), ("resnet50", 32), ("resnet", 28)):
+for _name, _size in (("alexnet", 67), ("vgg16", 32), ("resnet50", 32), ("resnet", 28),
+                     ("vgg_like", 28), ("tutorial_net", 32)):
     EXPECT[_name] = {**EXPECT["mnist_convnet"], "x": rf"\(N, {_size}, {_size}, 1\)"}
 EXPECT["lenet5"] = EXPECT["mnist_convnet"]  # the same images and labels, the same checks
+EXPECT["dropout_mlp"] = EXPECT["batch_norm_mlp"] = EXPECT["mnist_convnet"]  # MNIST MLPs
+EXPECT["deep_mlp"] = EXPECT["mnist_convnet"]
 
 
 def test_every_milestone_has_expectations():
@@ -235,7 +245,8 @@ def test_predict_evaluate_and_validation_data_are_checked_too(name):
 
 
 # Trained by backpropagation on a weighted loss (`ImageClassifier`), not a historical rule.
-BACKPROP = {"mnist_convnet", "alexnet", "vgg16", "resnet50", "resnet"}
+BACKPROP = {"mnist_convnet", "deep_mlp", "alexnet", "vgg16", "resnet50", "resnet", "vgg_like",
+            "tutorial_net", "dropout_mlp", "batch_norm_mlp"}
 
 
 def test_rule_models_refuse_sample_and_class_weights():
@@ -273,6 +284,10 @@ BAD_OPTIONS = [
     ("dropout_rate", 1.0, {}, ValueError, r"`dropout_rate` must be in \[0, 1\)"),
     ("dropout_rate", -0.1, {}, ValueError, r"`dropout_rate` must be in \[0, 1\)"),
     ("dropout_rate", "x", {}, ValueError, r"`dropout_rate` must be in \[0, 1\)"),
+    ("conv_dropout_rate", 1.0, {}, ValueError, r"`conv_dropout_rate` must be in \[0, 1\)"),
+    ("decay", -1e-6, {}, ValueError, "`decay` must be a finite number >= 0"),
+    ("decay", 1e-6, {"learning_rate": keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)},
+     ValueError, "`decay` must be 0 when `learning_rate` is a schedule"),
     ("input_shape", (28, 28), {}, ValueError, r"`input_shape` must be \(height, width, channels\)"),
     ("input_shape", (0, 28, 1), {}, ValueError, r"`input_shape` must be \(height, width"),
     ("start", NAN, {}, ValueError, "`start` must be a finite number"),
@@ -313,13 +328,26 @@ BAD_OPTIONS = [
 
 
 # `weights=3`'s message is the ImageNet era's; the other `weights` options have their own rows.
-IMAGENET_ERA = {"alexnet", "vgg16", "resnet50", "resnet"}
+IMAGENET_ERA = {"alexnet", "vgg16", "resnet50", "resnet", "vgg_like", "tutorial_net"}
+
+
+# Factories whose options of a shared name mean something else: their own rows instead.
+OWN_BAD_OPTIONS = {
+    "deep_mlp": [  # depth and width count layers and units
+        ("depth", 0, {}, ValueError, "`depth` must be an integer >= 1"),
+        ("width", 1.5, {}, ValueError, "`width` must be an integer >= 1"),
+        ("activation", "elu", {}, ValueError, "`activation` must be one of 'tanh'"),
+        ("initializer", "xavier", {}, ValueError, "`initializer` must be one of 'standard'"),
+    ],
+}
 
 
 def bad_options(name):
     options = inspect.signature(FACTORIES[name]).parameters
-    return [row for row in BAD_OPTIONS if row[0] in options and set(row[2]) <= set(options)
-            and (row[:2] != ("weights", 3) or name in IMAGENET_ERA)]
+    own = OWN_BAD_OPTIONS.get(name, [])
+    return own + [row for row in BAD_OPTIONS if row[0] in options and set(row[2]) <= set(options)
+                  and (row[:2] != ("weights", 3) or name in IMAGENET_ERA)
+                  and row[0] not in {option for option, *_ in own}]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -30,6 +30,9 @@ def test_numbers_follow_the_years():
 
 def test_every_milestone_has_its_page_and_every_page_a_milestone():
     assert {(ROOT / m.page).resolve() for m in TIMELINE} == set(PAGES.glob("*.md"))
+    # Numbers follow from the timeline's order: a page's title carries none.
+    numbered = [p.name for p in PAGES.glob("*.md") if re.match(r"# \d", p.read_text())]
+    assert not numbered
 
 
 def test_the_decorator_takes_only_names_on_the_timeline():

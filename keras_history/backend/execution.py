@@ -120,6 +120,26 @@ def at_most_one(count):
     return min(count, 1) if isinstance(count, int) else keras.ops.minimum(count, 1)
 
 
+def in_slices(step: Callable[[object, object], None], x, y, size: int,
+              variables: Sequence[keras.Variable]) -> None:
+    """Run `step(x_rows, y_rows)` on `x` (and `y`, or None) in consecutive slices of
+    `size` rows, in order, the last one short if the length is not a multiple;
+    `step` assigns `variables`. One compiled loop for the full slices, one for the rest.
+    """
+    count = samples(x)
+    full = count // size
+
+    def on_slice(index):
+        step(rows(x, index * size, size), None if y is None else rows(y, index * size, size))
+
+    loop(on_slice, full, variables)
+    # The last, short slice, if any. (When the length is known only as the code
+    # runs, the loop's body is compiled anyway: it then slices at least one row.)
+    start = full * size if isinstance(count, int) else keras.ops.minimum(full * size, count - 1)
+    rest = (x[start:], None if y is None else y[start:])
+    loop(lambda _: step(*rest), at_most_one(count - full * size), variables)
+
+
 def repeated_batches(x, y, batch_size: int, shuffle: bool) -> dict:
     """`fit`'s data arguments for arrays `x`, `y` in batches of `batch_size`.
 

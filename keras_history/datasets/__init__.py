@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_history.datasets import adding, fashion_mnist, idx, mnist, reber
+from keras_history.datasets.planar import flower, playground
 
 # Price of wheat per kg and the average price of bread, from the linear-regression snippet.
 _WHEAT_AND_BREAD = [[0.5, 5.0], [0.6, 5.5], [0.8, 6.0], [1.1, 6.8], [1.4, 7.0]]
@@ -46,4 +47,5 @@ def logic_gate(name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-__all__ = ["adding", "fashion_mnist", "idx", "logic_gate", "mnist", "reber", "wheat_and_bread"]
+__all__ = ["adding", "fashion_mnist", "flower", "idx", "logic_gate", "mnist", "playground",
+           "reber", "wheat_and_bread"]

@@ -3,7 +3,7 @@
 Each factory returns a registered, serializable `keras.Model` subclass,
 compiled with the milestone's historical training setup unless
 `compile=False`. The modules are grouped by era: `classic/` (1805–1986),
-`convolutional/`, `recurrent/` and `generative/`. Every milestone's module is
+`convolutional/`, `recurrent/`, `generative/` and `deep/`. Every milestone's module is
 named in the timeline (`keras_history.timeline.TIMELINE`), and its public
 names (`__all__`: the factory and its model class) are importable from
 `keras_history.models` itself, so a new milestone needs no line here.

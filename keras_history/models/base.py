@@ -375,21 +375,8 @@ class LearningRuleModel(CheckedInputsMixin, backend.BackendStepsMixin, keras.Mod
         if self._minibatch is None:
             self._steps_on(x, y, steps)
             return self.get_metrics_result()
-        size, variables = self._minibatch, backend.all_state_variables(self)
-        samples = backend.samples(x)
-        full = samples // size
-
-        def on_batch(index):
-            self._steps_on(backend.rows(x, index * size, size),
-                           None if y is None else backend.rows(y, index * size, size), steps)
-
-        backend.loop(on_batch, full, variables)
-        # The last, short batch, if any. (When the length is known only as the code
-        # runs, the loop's body is compiled anyway: it then slices at least one row.)
-        start = full * size if isinstance(samples, int) else ops.minimum(full * size, samples - 1)
-        rest = (x[start:], None if y is None else y[start:])
-        backend.loop(lambda _: self._steps_on(*rest, steps),
-                     backend.at_most_one(samples - full * size), variables)
+        backend.in_slices(lambda x_rows, y_rows: self._steps_on(x_rows, y_rows, steps),
+                          x, y, self._minibatch, backend.all_state_variables(self))
         return self.get_metrics_result()
 
     def _steps_on(self, x, y, steps: int) -> None:

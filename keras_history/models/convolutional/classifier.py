@@ -270,17 +270,12 @@ def check_options(input_shape, minimum: int, classes, include_top, pooling,
                   classifier_activation, learning_rate, weight_decay, width, weights,
                   dropout_rate=0.0) -> None:
     """The shared factory checks; `minimum` is the smallest height and width the strides allow."""
-    dims = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
-    validation.check_option(
-        "input_shape", input_shape,
-        len(dims) == 3 and all(validation.is_integer(d) and d >= 1 for d in dims),
-        "(height, width, channels) of positive integers")
+    dims = validation.check_image_shape(input_shape)
     validation.check_option(
         "input_shape", input_shape, min(dims[:2]) >= minimum,
         f"at least {minimum}×{minimum} (smaller images shrink to nothing in the strided "
         f"layers): pad or resize them to {minimum}×{minimum} or more")
-    validation.check_option("classes", classes, validation.is_integer(classes) and classes >= 2,
-                            "an integer >= 2")
+    validation.check_classes(classes)
     validation.check_option("include_top", include_top, isinstance(include_top, (bool, np.bool_)),
                             "True or False")
     validation.check_option("pooling", pooling, pooling in POOLINGS, 'None, "avg" or "max"')
@@ -311,14 +306,16 @@ def check_options(input_shape, minimum: int, classes, include_top, pooling,
 
 
 def finish(model: MomentumClassifier, weights, learning_rate, compile: bool,
-           momentum: float = 0.9) -> MomentumClassifier:
-    """Build the model, load `weights` if given, compile with SGD(learning_rate, momentum)."""
+           momentum: float = 0.9, nesterov: bool = False) -> MomentumClassifier:
+    """Build the model, load `weights` if given, compile with SGD(learning_rate, momentum,
+    nesterov)."""
     build_for(model, model.image_shape)
     if weights is not None:
         load_weights(model, weights)
     if compile:
         if not isinstance(learning_rate, Schedule):
             learning_rate = float(learning_rate)
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum),
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum,
+                                                     nesterov=nesterov),
                       metrics=["accuracy"] if model.include_top else None)
     return model

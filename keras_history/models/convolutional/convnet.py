@@ -121,13 +121,8 @@ class MNISTConvNet(ImageClassifier):
 
 
 def _check_options(input_shape, classes, include_top, dropout_rate, learning_rate) -> None:
-    dims = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
-    validation.check_option(
-        "input_shape", input_shape,
-        len(dims) == 3 and all(validation.is_integer(d) and d >= 1 for d in dims),
-        "(height, width, channels) of positive integers")
-    validation.check_option("classes", classes, validation.is_integer(classes) and classes >= 2,
-                            "an integer >= 2")
+    validation.check_image_shape(input_shape)
+    validation.check_classes(classes)
     validation.check_option("include_top", include_top, isinstance(include_top, (bool, np.bool_)),
                             "True or False")
     validation.check_option("dropout_rate", dropout_rate,
