@@ -31,6 +31,7 @@ import keras
 import numpy as np
 
 from keras_history import datasets, models, tour
+from keras_history.layers import RBM
 from keras_history.timeline import TIMELINE, year_text
 
 
@@ -574,6 +575,37 @@ def deep_mlp_figures(options: Options) -> dict[str, Figure]:
         fig.tight_layout()
         figures["deep_mlp_depth30"] = fig
     return figures
+
+
+@figure("deep_belief_net")
+def deep_belief_net_figure(options: Options) -> dict[str, Figure]:
+    """The first RBM's filters: 100 of its 500 hidden units' weights as 28 × 28 images,
+    after CD-1 with rbm.m's settings (full MNIST with `data`, else the bundled sample)."""
+    if options.data:
+        (x, _), _ = datasets.mnist.load_data(options.data)
+        source = f"{len(x):,} MNIST digits"
+    else:
+        (x, _), _ = datasets.mnist.load_sample()
+        source = f"the {len(x):,}-digit MNIST sample"
+    epochs = 1 if options.quick else (options.epochs or 5)
+    if options.quick:
+        x = x[:500]
+    keras.utils.set_random_seed(options.seed)
+    rbm = RBM(784, 500, seed=options.seed)
+    rbm.compile()
+    history = rbm.fit(x.reshape(len(x), -1), batch_size=100, epochs=epochs, verbose=0)
+    weights = keras.ops.convert_to_numpy(rbm.kernel)[:, :100].T.reshape(100, 28, 28)
+    fig, axes = plt.subplots(10, 10, figsize=(6.4, 7.0))
+    for ax, filter_ in zip(axes.ravel(), weights):
+        limit = float(np.abs(filter_).max())
+        ax.imshow(filter_, cmap="gray", vmin=-limit, vmax=limit)
+        ax.set_axis_off()
+    error = history.history["reconstruction_error"][-1]
+    fig.suptitle(f"First RBM of the deep belief net: 100 of its 500 filters\n"
+                 f"CD-1, {epochs} epoch(s) on {source}, seed {options.seed}; "
+                 f"reconstruction error {error:.1f} per digit", fontsize=9)
+    fig.tight_layout()
+    return {"deep_belief_net_filters": fig}
 
 
 def save(names: Iterable[str], folder: str | os.PathLike, **options) -> list[Path]:

@@ -60,6 +60,8 @@ TIMELINE: tuple[Milestone, ...] = tuple(Milestone(*row) for row in (
     ("elman_rnn", 1990, "Jeffrey Elman", "Simple recurrent network", "recurrent.elman"),
     ("lstm_1997", 1997, "Hochreiter & Schmidhuber", "Long short-term memory", "recurrent.lstm"),
     ("lenet5", 1998, "LeCun, Bottou, Bengio & Haffner", "LeNet-5", "convolutional.lenet5"),
+    ("deep_belief_net", 2006, "Hinton, Osindero & Teh",
+     "Deep belief nets (greedy RBM pretraining)", "deep.dbn"),
     ("deep_mlp", 2010, "Glorot & Bengio; He et al. 2015",
      "Initialisation and rectifiers (deep MLP)", "deep.init"),
     ("alexnet", 2012, "Krizhevsky, Sutskever & Hinton", "AlexNet (ImageNet, two GPUs)",

@@ -74,6 +74,8 @@ CASES = {
     # Narrow nets; without dropout, whose masks a reloaded model draws afresh (docs/saving.md).
     "dropout_mlp": (dict(hidden_units=16, dropout=False, seed=1), _digits, dict(batch_size=32)),
     "batch_norm_mlp": (dict(hidden_units=16, seed=1), _digits, dict(batch_size=32)),
+    # The paper's stack, narrowed; `fit` fine-tunes (pretraining: tests/test_dbn.py).
+    "deep_belief_net": (dict(hidden_units=(16, 16, 32), seed=1), _digits, dict(batch_size=32)),
     # The paper's layers, narrowed: the rule and its schedules are the same.
     "gan": (dict(seed=1, generator_units=(32,), discriminator_units=(16,), pieces=2),
             _images, dict(batch_size=16)),

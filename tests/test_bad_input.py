@@ -71,7 +71,7 @@ for _name, _size in (("alexnet", 67), ("vgg16", 32), ("resnet50", 32), ("resnet"
     EXPECT[_name] = {**EXPECT["mnist_convnet"], "x": rf"\(N, {_size}, {_size}, 1\)"}
 EXPECT["lenet5"] = EXPECT["mnist_convnet"]  # the same images and labels, the same checks
 EXPECT["dropout_mlp"] = EXPECT["batch_norm_mlp"] = EXPECT["mnist_convnet"]  # MNIST MLPs
-EXPECT["deep_mlp"] = EXPECT["mnist_convnet"]
+EXPECT["deep_mlp"] = EXPECT["deep_belief_net"] = EXPECT["mnist_convnet"]
 
 
 def test_every_milestone_has_expectations():
@@ -246,7 +246,7 @@ def test_predict_evaluate_and_validation_data_are_checked_too(name):
 
 # Trained by backpropagation on a weighted loss (`ImageClassifier`), not a historical rule.
 BACKPROP = {"mnist_convnet", "deep_mlp", "alexnet", "vgg16", "resnet50", "resnet", "vgg_like",
-            "tutorial_net", "dropout_mlp", "batch_norm_mlp"}
+            "tutorial_net", "dropout_mlp", "batch_norm_mlp", "deep_belief_net"}
 
 
 def test_rule_models_refuse_sample_and_class_weights():
@@ -338,6 +338,11 @@ OWN_BAD_OPTIONS = {
         ("width", 1.5, {}, ValueError, "`width` must be an integer >= 1"),
         ("activation", "elu", {}, ValueError, "`activation` must be one of 'tanh'"),
         ("initializer", "xavier", {}, ValueError, "`initializer` must be one of 'standard'"),
+    ],
+    "deep_belief_net": [  # one size per hidden layer
+        ("hidden_units", 0, {}, ValueError, "`hidden_units` must be a non-empty tuple"),
+        ("hidden_units", (500, 0), {}, ValueError, "`hidden_units` must be a non-empty tuple"),
+        ("top_layer_epochs", -1, {}, ValueError, "`top_layer_epochs` must be an integer >= 0"),
     ],
 }
 

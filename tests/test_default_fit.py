@@ -132,6 +132,8 @@ DEFAULT_FITS = {
     "dropout_mlp": (dict(seed=0), lambda: _digits(1000), 3, _test_accuracy(0.3), False),
     # As ResNet-50: batch norm's moving averages lag the weights after 96 steps.
     "batch_norm_mlp": (dict(seed=0), lambda: _digits(1000), 3, _train_accuracy(0.5), False),
+    # Without `pretrain`: the deep logistic net from its random weights, all layers at once.
+    "deep_belief_net": (dict(seed=0), lambda: _digits(1000), 3, _test_accuracy(0.3), False),
 }
 
 

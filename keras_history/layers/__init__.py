@@ -8,10 +8,11 @@ from keras_history.layers.maxout import Maxout
 from keras_history.layers.pad_crop_flip import PadCropFlip
 from keras_history.layers.partial_conv import PartialConv2D
 from keras_history.layers.rbf import RBFOutput
+from keras_history.layers.rbm import RBM
 from keras_history.layers.squashing import Squashing
 from keras_history.layers.subsampling import Subsampling2D
 from keras_history.layers.tower_conv import TowerConv2D
 
 __all__ = ["ElmanRNN", "Heaviside", "LSTM1997", "LocalResponseNormalization", "Maxout",
-           "PadCropFlip", "PartialConv2D", "RBFOutput", "Squashing", "Subsampling2D",
+           "PadCropFlip", "PartialConv2D", "RBFOutput", "RBM", "Squashing", "Subsampling2D",
            "TowerConv2D"]

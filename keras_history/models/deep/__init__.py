@@ -1,2 +1,3 @@
-"""The deep-learning revival (2010–2015): what made deep fully connected nets train
-well — careful initialisation and rectifiers, dropout with max-norm, batch normalization."""
+"""The deep-learning revival (2006–2015): what made deep fully connected nets train
+well — deep belief nets' greedy RBM pretraining, careful initialisation and rectifiers,
+dropout with max-norm, batch normalization."""
