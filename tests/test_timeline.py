@@ -33,6 +33,10 @@ def test_every_milestone_has_its_page_and_every_page_a_milestone():
     # Numbers follow from the timeline's order: a page's title carries none.
     numbered = [p.name for p in PAGES.glob("*.md") if re.match(r"# \d", p.read_text())]
     assert not numbered
+    # ... and it opens with its bottom line: a summary box (source, ours, reproduced or not).
+    unboxed = [p.name for p in PAGES.glob("*.md")
+               if not re.match(r"# [^\n]+\n\n> \*\*[^\n]+\n> \*\*Ours:\*\*", p.read_text())]
+    assert not unboxed
 
 
 def test_the_decorator_takes_only_names_on_the_timeline():
