@@ -128,6 +128,22 @@ def check_classes(classes) -> None:
     check_option("classes", classes, is_integer(classes) and classes >= 2, "an integer >= 2")
 
 
+def check_momentum_ramp(initial_momentum, final_momentum, steps_per_epoch,
+                        momentum_epochs=None, initial_may_be_zero: bool = False) -> None:
+    """The options of a momentum that moves from `initial_momentum` to `final_momentum`
+    over `momentum_epochs` epochs of `steps_per_epoch` steps (the GAN's, dropout's, the RBM's)."""
+    check_option("initial_momentum", initial_momentum, is_finite_number(initial_momentum) and (
+        0 <= initial_momentum < 1 if initial_may_be_zero else 0 < initial_momentum < 1),
+                 "in [0, 1)" if initial_may_be_zero else "in (0, 1)")
+    check_option("final_momentum", final_momentum,
+                 is_finite_number(final_momentum) and 0 <= final_momentum < 1, "in [0, 1)")
+    if momentum_epochs is not None:
+        check_option("momentum_epochs", momentum_epochs,
+                     is_integer(momentum_epochs) and momentum_epochs >= 0, "an integer >= 0")
+    check_option("steps_per_epoch", steps_per_epoch,
+                 is_integer(steps_per_epoch) and steps_per_epoch >= 1, "an integer >= 1")
+
+
 def check_seed(seed) -> None:
     """A random seed is an int or None (Keras would only object when the weights are built)."""
     check_option("seed", seed, seed is None or (isinstance(seed, int)

@@ -67,18 +67,10 @@ class RBM(backend.BackendStepsMixin, keras.Model):
             ("cd_steps", cd_steps, is_count(cd_steps) and cd_steps >= 1, "an integer >= 1"),
             ("weight_cost", weight_cost,
              validation.is_finite_number(weight_cost) and weight_cost >= 0, "a number >= 0"),
-            ("initial_momentum", initial_momentum,
-             validation.is_finite_number(initial_momentum) and 0 <= initial_momentum < 1,
-             "in [0, 1)"),
-            ("final_momentum", final_momentum,
-             validation.is_finite_number(final_momentum) and 0 <= final_momentum < 1,
-             "in [0, 1)"),
-            ("momentum_epochs", momentum_epochs, is_count(momentum_epochs) and momentum_epochs >= 0,
-             "an integer >= 0"),
-            ("steps_per_epoch", steps_per_epoch, is_count(steps_per_epoch) and steps_per_epoch >= 1,
-             "an integer >= 1"),
         ):
             validation.check_option(option, value, ok, expected)
+        validation.check_momentum_ramp(initial_momentum, final_momentum, steps_per_epoch,
+                                       momentum_epochs, initial_may_be_zero=True)
         validation.check_seed(seed)
         self.visible_units, self.hidden_units = int(visible_units), int(hidden_units)
         self.cd_steps, self.weight_cost = int(cd_steps), float(weight_cost)

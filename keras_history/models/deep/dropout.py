@@ -171,16 +171,10 @@ def _check_options(hidden_layers, hidden_units, activation, dropout, input_dropo
         ("learning_rate_decay", learning_rate_decay,
          validation.is_finite_number(learning_rate_decay) and 0 < learning_rate_decay <= 1,
          "in (0, 1] (the factor ε is multiplied by after each epoch)"),
-        ("initial_momentum", initial_momentum,
-         validation.is_finite_number(initial_momentum) and 0 < initial_momentum < 1, "in (0, 1)"),
-        ("final_momentum", final_momentum,
-         validation.is_finite_number(final_momentum) and 0 <= final_momentum < 1, "in [0, 1)"),
-        ("momentum_epochs", momentum_epochs, is_count(momentum_epochs) and momentum_epochs >= 0,
-         "an integer >= 0"),
-        ("steps_per_epoch", steps_per_epoch, is_count(steps_per_epoch) and steps_per_epoch >= 1,
-         "an integer >= 1"),
     ):
         validation.check_option(option, value, ok, expected)
+    validation.check_momentum_ramp(initial_momentum, final_momentum, steps_per_epoch,
+                                   momentum_epochs)
     validation.check_seed(seed)
 
 

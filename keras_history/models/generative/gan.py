@@ -355,15 +355,10 @@ def _check_options(noise_dim, noise, objective, schedule, generator_units, discr
         ("learning_rate", learning_rate,
          validation.is_finite_number(learning_rate) and learning_rate > 0,
          "a positive, finite number"),
-        ("initial_momentum", initial_momentum,
-         validation.is_finite_number(initial_momentum) and 0 < initial_momentum < 1, "in (0, 1)"),
-        ("final_momentum", final_momentum,
-         validation.is_finite_number(final_momentum) and 0 <= final_momentum < 1, "in [0, 1)"),
-        ("steps_per_epoch", steps_per_epoch, positive_integer(steps_per_epoch),
-         "an integer >= 1"),
     ]
     for check in checks:
         validation.check_option(*check)
+    validation.check_momentum_ramp(initial_momentum, final_momentum, steps_per_epoch)
 
 
 @milestone("gan")
