@@ -31,6 +31,7 @@ _PUBLIC = {
     "load_weights": "keras_history.saving",
     "metrics": "keras_history.metrics",
     "models": "keras_history.models",
+    "weights": "keras_history.weights",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -1,4 +1,4 @@
-"""The `keras-history` command line: list, tour, train, export.
+"""The `keras-history` command line: list, tour, train, verify, export.
 
 Keras (and with it TensorFlow) is imported only by the commands that train,
 after the backend is chosen and with the native libraries' start-up log
@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+import keras_history.weights as shipped
 from keras_history.timeline import NAMES, TIMELINE, year_text
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -92,10 +93,27 @@ def _recipes(tour, names: list[str]) -> list:
     return [tour.RECIPES[n] for n in names]
 
 
+def _shown(tour, names: list[str]) -> list[str]:
+    """The milestones the tour shows: its trained weights, else its recipe."""
+    missing = [n for n in names if n not in tour.tour_names()]
+    if missing:
+        raise SystemExit(f"keras-history: error: {', '.join(missing)} has neither shipped "
+                         f"weights nor a recipe on data shipped with the package; the tour "
+                         f"shows: {', '.join(tour.tour_names())}.")
+    return names
+
+
+def _sets_text(name: str) -> str:
+    return ", ".join(shipped.names(name))
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = [[str(m.number), year_text(m.year), m.inventor, m.title, f"models.{m.name}()"]
-            for m in TIMELINE]
-    print(_table(["#", "year", "inventor", "milestone", "factory"], rows))
+    rows = [[str(m.number), year_text(m.year), m.inventor, m.title, f"models.{m.name}()",
+             _sets_text(m.name)] for m in TIMELINE]
+    print(_table(["#", "year", "inventor", "milestone", "factory", "weights="], rows))
+    print("\nweights=: the trained weight sets a factory loads by name (keras-history verify "
+          "NAME measures one again; \"imagenet\" is keras.applications' file, \"snippet\" "
+          "the seed snippet's starting weights).")
     return 0
 
 
@@ -104,10 +122,11 @@ def cmd_tour(args: argparse.Namespace) -> int:
     tour = _import_keras(getattr(args, "backend", None))
     import keras
 
-    names = [r.name for r in _recipes(tour, args.names or list(tour.RECIPES))]
+    names = _shown(tour, args.names or tour.tour_names())
     what = "every milestone" if not args.names else ", ".join(names)
-    print(f"Training {what} on its own data (Keras backend: {keras.backend.backend()}, "
-          f"seed {args.seed})...\n", flush=True)
+    print(f"Showing {what}: trained weights where the package ships them, else trained on "
+          f"its own data (Keras backend: {keras.backend.backend()}, seed {args.seed})...\n",
+          flush=True)
     rows = tour.run_tour(names, seed=args.seed)
     print(_table(["milestone", "result", "reference", "check", "seconds"],
                  [[n, got, ref, "pass" if ok else "FAIL", f"{s:.2f}"]
@@ -128,6 +147,8 @@ def cmd_tour(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     _check_names(args.parser, [args.name])
+    if args.save and not args.save.endswith(".keras"):
+        args.parser.error(f"argument --save: {args.save!r} must end in .keras (the whole model)")
     tour = _import_keras(getattr(args, "backend", None))
     import keras
 
@@ -141,7 +162,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"Training {args.name}{source}: {run.epochs} epoch(s), batch size "
           f"{run.batch_size or 32}, seed {run.seed}, Keras backend "
           f"{keras.backend.backend()}.", flush=True)
-    _, (measured, reference, ok) = recipe.train_and_check(run)
+    model, (measured, reference, ok) = recipe.train_and_check(run)
+    if args.save:
+        model.save(args.save)
+        print(f"\nSaved the trained model to {args.save} (keras_history.load_model reads it).")
     if not recipe.is_default(run):
         print(f"\n{args.name}: {measured}\n(the reference, {reference}, is for the recipe's "
               "own epochs, batch size and data)")
@@ -149,6 +173,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"\n{args.name}: {measured}\nreference: {reference}\n"
           f"{'reproduced' if ok else 'NOT reproduced'}")
     return 0 if ok else 1
+
+
+def _recorded(weight_set) -> str:
+    return (f"{weight_set.value:.4f} recorded {weight_set.date} on {weight_set.test_set} "
+            f"({weight_set.backend})")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    _check_names(args.parser, [args.name])
+    sets = shipped.available(args.name)
+    if not sets:
+        with_sets = ", ".join(dict.fromkeys(s.factory for s in shipped.available()))
+        args.parser.error(f"{args.name} has no shipped weights; these do: {with_sets}")
+    if args.weights:
+        try:
+            sets = [shipped.get(args.name, args.weights)]
+        except ValueError as error:
+            args.parser.error(str(error))
+    _import_keras(getattr(args, "backend", None))
+    from keras_history.weights.evaluation import verify
+
+    failed = 0
+    for weight_set in sets:
+        print(f"Measuring {weight_set}'s {weight_set.metric} "
+              f"{'on ' + args.data if args.data else 'on the data embedded in the package'}...",
+              flush=True)
+        try:
+            value, source, _ = verify(args.name, weight_set.name, args.data)
+        except (OSError, ValueError) as error:  # a bad file, missing data, a changed hash
+            print(f"keras-history verify: error: {error}", file=sys.stderr)
+            return 1
+        same_data = source == weight_set.test_set
+        agrees = round(value, 6) == weight_set.value  # recorded to 6 digits
+        failed += same_data and not agrees
+        verdict = ("" if not same_data else
+                   " (agrees)" if agrees else " (DIFFERS from the recorded number)")
+        print(f"{weight_set}: {weight_set.metric} {value:.4f} now on {source}{verdict} | "
+              f"{_recorded(weight_set)} | paper: {weight_set.paper}")
+    return 1 if failed else 0
 
 
 _HOW_TO_READ = {
@@ -160,6 +223,32 @@ _RUNTIME = {"savedmodel": "the reloaded SavedModel", "onnx": "onnxruntime",
             "litert": "the LiteRT interpreter"}
 
 
+def _model_to_export(args: argparse.Namespace, tour) -> tuple:
+    """The model `export` writes, and a line saying what it was trained on."""
+    from keras_history.timeline import get
+
+    factory = get(args.name).factory
+    own_sets = {s.name: s for s in shipped.available(args.name)}
+    chosen = args.weights or (None if args.data else next(iter(own_sets), None))
+    if chosen is not None:
+        model = factory(weights=chosen)
+        if chosen not in own_sets:
+            return model, f"{args.name} with the weights {chosen}"
+        weight_set = own_sets[chosen]
+        return model, (f"{weight_set}, trained on {weight_set.task} by `{weight_set.command}`; "
+                       f"{weight_set.metric} {_recorded(weight_set)}")
+    if args.name not in tour.RECIPES:
+        raise ValueError(f"{args.name} has no shipped weights and no recipe on data shipped with "
+                         f"the package: pass --weights FILE (a .weights.h5 or .keras file).")
+    recipe = tour.RECIPES[args.name]
+    run = recipe.run(verbose=1, data=args.data)
+    source = tour.load_images(run.data)[0] if recipe.images else "its own data"
+    print(f"Training {args.name} on {source} first ({run.epochs} epoch(s); --weights skips "
+          "this).", flush=True)
+    model, (measured, _, _) = recipe.train_and_check(run)
+    return model, f"{args.name} trained by its tour recipe: {measured}"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -168,17 +257,10 @@ def cmd_export(args: argparse.Namespace) -> int:
               "over it.", file=sys.stderr)
         return 1
     tour = _import_keras(getattr(args, "backend", None))
-    from keras_history.saving import ExportMismatchError, export, load_weights
-    from keras_history.timeline import get
+    from keras_history.saving import ExportMismatchError, export
 
     try:
-        if args.weights:
-            model = load_weights(get(args.name).factory(), args.weights)
-        else:
-            print(f"Training {args.name} on its own data first (pass --weights to skip).",
-                  flush=True)
-            recipe = tour.RECIPES[args.name]
-            model = recipe.train(recipe.run(verbose=1))
+        model, provenance = _model_to_export(args, tour)
         print(f"Exporting to {args.path} ({args.format}) and checking it...", flush=True)
         path = export(model, args.path, format=args.format)
     except (OSError, ValueError, ImportError, ExportMismatchError) as error:
@@ -187,7 +269,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"keras-history export: error: {error}", file=sys.stderr)
         return 1
     print(f"Exported {args.name} to {path}: {_RUNTIME[args.format]} matches model.predict.\n"
-          + _HOW_TO_READ[args.format].format(path=path))
+          f"The model: {provenance}\n" + _HOW_TO_READ[args.format].format(path=path))
     return 0
 
 
@@ -237,7 +319,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", metavar="PATH",
                        help="image models: a folder of the four MNIST or Fashion-MNIST IDX "
                             "files (default: the MNIST sample shipped in the package)")
+    train.add_argument("--save", metavar="PATH",
+                       help="keep the trained model as a .keras file")
     train.set_defaults(func=cmd_train, parser=train)
+    verify = sub.add_parser(
+        "verify", parents=[backend],
+        help="measure a shipped weight set again: now, when it was made, and the paper")
+    verify.add_argument("name", metavar="NAME", help="a milestone with trained weights ("
+                        + ", ".join(dict.fromkeys(s.factory for s in shipped.available()))
+                        + ")")
+    verify.add_argument("--weights", metavar="SET", help="the set (default: each of its sets)")
+    verify.add_argument("--data", metavar="PATH",
+                        help="the data set's folder of IDX files: measure on its full test set "
+                             "(default: the data embedded in the package)")
+    verify.set_defaults(func=cmd_verify, parser=verify)
     export = sub.add_parser(
         "export", parents=[backend],
         help="export a milestone (SavedModel, ONNX, LiteRT), checked in its runtime")
@@ -245,8 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("path", help="the SavedModel folder, or .onnx / .tflite file, to write")
     export.add_argument("--format", choices=["savedmodel", "onnx", "litert"],
                         default="savedmodel", help="the artifact's format (default: savedmodel)")
-    export.add_argument("--weights", help="a .weights.h5 file saved from the factory's "
-                        "default model (else: train on the milestone's data)")
+    export.add_argument("--weights", metavar="SET|FILE",
+                        help="a shipped weight set's name or a .weights.h5/.keras file (default: "
+                             "its shipped set if it has one, else train it on its own data)")
+    export.add_argument("--data", metavar="PATH",
+                        help="train on this folder of IDX files first (image models; default: "
+                             "the shipped weights, else the MNIST sample in the package)")
     export.add_argument("--overwrite", action="store_true",
                         help="write over PATH if it exists (else: refuse)")
     export.set_defaults(func=cmd_export)

@@ -118,12 +118,25 @@ def milestone(name: str) -> Callable:
                     f"{factory.__name__}() got unknown option(s) {', '.join(unknown)}; "
                     f"expected any of: {', '.join(options)}."
                 )
-            return factory(*args, **kwargs)
+            return factory(*args, **_with_set_options(name, factory, args, kwargs))
 
         _FACTORIES[name] = checked_factory
         return checked_factory
 
     return register
+
+
+def _with_set_options(name: str, factory: Callable, args: tuple, kwargs: dict) -> dict:
+    """Check `weights=` before anything is built; a shipped set's options (the ones its
+    weights were trained with) fill in those the caller did not give."""
+    import keras_history.weights as shipped
+
+    bound = inspect.signature(factory).bind_partial(*args, **kwargs).arguments
+    chosen = bound.get("weights")
+    shipped.check(name, chosen)
+    if isinstance(chosen, str) and chosen in [s.name for s in shipped.available(name)]:
+        return {**shipped.get(name, chosen).options, **kwargs}
+    return kwargs
 
 
 def get(name: str) -> Milestone:

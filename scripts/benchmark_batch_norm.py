@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--every", type=int, default=500, help="measure every this many steps")
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     parser.add_argument("--unit", type=int, default=0, help="the last-layer sigmoid to follow")
+    parser.add_argument("--nets", nargs="+", choices=("batch_norm", "baseline"),
+                        default=["batch_norm", "baseline"], help="which nets to train")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--checkpoints", default="/tmp/keras_history_batch_norm")
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             file.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
 
-    for net, batch_norm in (("batch_norm", True), ("baseline", False)):
+    for net in args.nets:
+        batch_norm = net == "batch_norm"
         path = checkpoints / (f"{net}-seed{args.seed}-lr{args.learning_rate:g}-"
                               f"{keras.backend.backend()}.keras")
         done = max((r["step"] for r in rows_for(results, net, args)), default=0)

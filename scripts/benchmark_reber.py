@@ -8,6 +8,8 @@ symbols are the most active outputs). A trial succeeds at the first check
 that passes; it fails when `--budget` strings are used up.
 
     KERAS_BACKEND=jax python scripts/benchmark_reber.py --trials 10 --budget 100000
+    KERAS_BACKEND=jax python scripts/benchmark_reber.py --configs lstm-3x2-lr0.5 --trials 1 \
+        --save lstm.weights.h5        # keep the trial's net (scripts/make_weights.py)
 
 Writes one JSON line per trial to `--out` (default docs/results/reber.jsonl)
 and prints a summary table. Speed: also reports seconds per 1,000 training
@@ -89,7 +91,8 @@ def solved(model, sets) -> bool:
                for x, allowed in sets)
 
 
-def trial(config: str, seed: int, budget: int, check_every: int, trace: bool = False) -> dict:
+def trial(config: str, seed: int, budget: int, check_every: int, trace: bool = False,
+          save: str | None = None) -> dict:
     factory, options = CONFIGS[config]
     (x, y), (x_test, _) = reber.load_data(seed=seed)
     model = factory(seed=seed, **options)
@@ -108,6 +111,8 @@ def trial(config: str, seed: int, budget: int, check_every: int, trace: bool = F
         if solved(model, checks):
             success = seen
             break
+    if save:
+        model.save_weights(save)  # the net as the trial ended: solved, or out of budget
     return dict(config=config, seed=seed, backend=keras.backend.backend(), budget=budget,
                 check_every=check_every, sequences_to_success=success, sequences=seen,
                 seconds_per_1000=1000 * training_time / seen)
@@ -145,16 +150,22 @@ def main() -> None:
                         help="after every check, print which training steps are wrong (inner "
                         "string, recall of the second symbol, outer) and each cell's mean |state| "
                         "and gate activations")
+    parser.add_argument("--save", metavar="PATH",
+                        help="with one configuration and one trial: write its net's weights "
+                        "here (.weights.h5) when the trial ends")
     parser.add_argument("--summary", nargs="+", metavar="JSONL",
                         help="print a table of these result files instead of training")
     args = parser.parse_args()
     if args.summary:
         print(summary(args.summary))
         return
+    if args.save and (len(args.configs), args.trials) != (1, 1):
+        parser.error("--save needs one configuration and --trials 1")
     with open(args.out, "a") as out:
         for config in args.configs:
             for seed in range(args.first_seed, args.first_seed + args.trials):
-                result = trial(config, seed, args.budget, args.check_every, args.trace)
+                result = trial(config, seed, args.budget, args.check_every, args.trace,
+                               args.save)
                 print(json.dumps(result), flush=True)
                 out.write(json.dumps(result) + "\n")
                 out.flush()

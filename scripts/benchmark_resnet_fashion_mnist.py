@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="train on the first N training images only (a shortened run)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="append one JSON row per epoch to this file")
+    parser.add_argument("--save", metavar="PATH",
+                        help="write the final model's weights here (.weights.h5)")
     return parser.parse_args(argv)
 
 
@@ -103,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"resnet{args.depth}: test accuracy {accuracy:.4f} after {epoch} epochs "
           f"({'meets' if accuracy >= TARGET else 'below'} the {TARGET:.1%} target), "
           f"{seconds:.0f} s per epoch")
+    if args.save:
+        model.save_weights(args.save)
     return 0
 
 

@@ -28,6 +28,7 @@ from keras_history import validation
 from keras_history.building import build_for
 from keras_history.models.base import LearningRuleModel, compiled_for_rule
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["BackpropMLP", "backprop_mlp"]
 
@@ -153,7 +154,8 @@ def backprop_mlp(hidden_units: int = 4,
         weights: None for a random start (uniform on [-1, 1), as the snippet
             draws), `"snippet"` for the seed snippet's exact starting
             weights (needs `hidden_units=4`, `input_dim=2`, `units=1` and no
-            output bias), or the path of a `.weights.h5` file to load.
+            output bias), the name of a shipped weight set, or the path of a
+            `.weights.h5`/`.keras` file to load.
         input_dim: number of inputs; None to take it from the first data
             (from the weights, with `weights=`).
         units: number of output units.
@@ -181,8 +183,6 @@ def backprop_mlp(hidden_units: int = 4,
     build_for(model, None if input_dim is None else (input_dim,))
     if weights == "snippet":
         model.set_weights(snippet_weights())
-    elif weights is not None:
-        from keras_history.saving import load_weights  # builds for the file's inputs
-
-        load_weights(model, weights)
-    return compiled_for_rule(model, learning_rate, compile)
+        weights = None
+    model = compiled_for_rule(model, learning_rate, compile)
+    return with_weights(model, "backprop_mlp", weights)

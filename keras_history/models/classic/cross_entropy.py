@@ -37,6 +37,7 @@ from keras_history import validation
 from keras_history.building import build_for
 from keras_history.models.base import LearningRuleModel, compiled_for_rule
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["LogisticNeuron", "ShallowNet", "logistic_neuron", "shallow_net"]
 
@@ -217,6 +218,7 @@ def _hidden_units(value) -> tuple[int, ...]:
 @milestone("logistic_neuron")
 def logistic_neuron(learning_rate: float = LogisticNeuron.default_learning_rate,
                     input_dim: int | None = None, steps_per_batch: int = 1,
+                    weights: str | None = None,
                     compile: bool = True, name: str = "logistic_neuron") -> LogisticNeuron:
     """Logistic regression as a neuron: a = σ(w·x + b), cross-entropy, dz = a − y.
 
@@ -236,6 +238,9 @@ def logistic_neuron(learning_rate: float = LogisticNeuron.default_learning_rate,
         learning_rate: the step size η (the lecture's 1.2).
         input_dim: number of inputs; None to take it from the first data.
         steps_per_batch: rule steps per batch (see `LearningRuleModel`).
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("logistic_neuron")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile the model, ready for `fit`, with an `accuracy` metric.
         name: the model's name.
 
@@ -248,14 +253,14 @@ def logistic_neuron(learning_rate: float = LogisticNeuron.default_learning_rate,
     if compile:
         model.compile(optimizer=keras.optimizers.SGD(float(learning_rate)),
                       metrics=["accuracy"])
-    return model
+    return with_weights(model, "logistic_neuron", weights)
 
 
 @milestone("shallow_net")
 def shallow_net(hidden_units: int | tuple[int, ...] = 4, activation: str = "tanh",
                 output: str = "sigmoid", learning_rate: float | None = None,
                 init: str | None = None, input_dim: int | None = None, seed: int | None = None,
-                steps_per_batch: int = 1, compile: bool = True,
+                steps_per_batch: int = 1, weights: str | None = None, compile: bool = True,
                 name: str = "shallow_net") -> ShallowNet:
     """The lecture's net: a tanh (or sigmoid) hidden layer, a sigmoid output, hand-derived
     gradients of the cross-entropy, or the TensorFlow Playground's net with `output="tanh"`.
@@ -293,6 +298,9 @@ def shallow_net(hidden_units: int | tuple[int, ...] = 4, activation: str = "tanh
         input_dim: number of inputs; None to take it from the first data.
         seed: seed of the random initial weights.
         steps_per_batch: rule steps per batch (see `LearningRuleModel`).
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("shallow_net")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile the model, ready for `fit`, with an `accuracy` metric.
         name: the model's name.
 
@@ -319,4 +327,4 @@ def shallow_net(hidden_units: int | tuple[int, ...] = 4, activation: str = "tanh
     if compile:
         model.compile(optimizer=keras.optimizers.SGD(float(learning_rate)),
                       metrics=["accuracy"])
-    return model
+    return with_weights(model, "shallow_net", weights)

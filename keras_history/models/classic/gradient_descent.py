@@ -30,6 +30,7 @@ from keras_history import validation
 from keras_history.building import build_for
 from keras_history.models.base import LearningRuleModel, compiled_for_rule
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["GradientDescent", "gradient_descent"]
 
@@ -118,6 +119,7 @@ class GradientDescent(LearningRuleModel):
 def gradient_descent(start: float = 0.5,
                      learning_rate: float = GradientDescent.default_learning_rate,
                      coefficients: Sequence[float] = SNIPPET_POLYNOMIAL,
+                     weights: str | None = None,
                      compile: bool = True, name: str = "gradient_descent"
                      ) -> GradientDescent:
     """Cauchy's gradient descent on a polynomial, one step per training batch.
@@ -140,6 +142,9 @@ def gradient_descent(start: float = 0.5,
         learning_rate: the step multiplier.
         coefficients: the polynomial to descend, highest power first
             (as `numpy.polyval`); the default is x⁵ − 2x³ − 2.
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("gradient_descent")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile the model, ready for `fit`.
         name: the model's name.
 
@@ -148,4 +153,5 @@ def gradient_descent(start: float = 0.5,
     """
     # Built for a column of x values, so `predict` and `export` know their input.
     model = build_for(GradientDescent(coefficients=coefficients, start=start, name=name), (1,))
-    return compiled_for_rule(model, learning_rate, compile)
+    model = compiled_for_rule(model, learning_rate, compile)
+    return with_weights(model, "gradient_descent", weights)

@@ -29,6 +29,7 @@ from keras import ops
 from keras_history.building import build_for
 from keras_history.models.base import LinearModel
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["LeastSquares", "least_squares"]
 
@@ -105,7 +106,8 @@ class LeastSquares(LinearModel):
 
 
 @milestone("least_squares")
-def least_squares(units: int | None = None, input_dim: int | None = None, compile: bool = True,
+def least_squares(units: int | None = None, input_dim: int | None = None,
+                  weights: str | None = None, compile: bool = True,
                   name: str = "least_squares") -> LeastSquares:
     """Legendre's least squares: a line (or hyperplane) fitted in closed form.
 
@@ -130,6 +132,9 @@ def least_squares(units: int | None = None, input_dim: int | None = None, compil
             it from the first `y` (1 if the model is built before, e.g. with
             `input_dim`).
         input_dim: number of input features; None to take it from the first data.
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("least_squares")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile the model, ready for `fit`.
         name: the model's name.
 
@@ -140,4 +145,4 @@ def least_squares(units: int | None = None, input_dim: int | None = None, compil
                       None if input_dim is None else (input_dim,))
     if compile:
         model.compile()
-    return model
+    return with_weights(model, "least_squares", weights)

@@ -22,6 +22,7 @@ from keras import ops
 from keras_history.building import build_for
 from keras_history.models.base import LinearModel, compiled_for_rule
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["LinearRegression", "linear_regression"]
 
@@ -46,7 +47,8 @@ class LinearRegression(LinearModel):
 @milestone("linear_regression")
 def linear_regression(learning_rate: float = LinearRegression.default_learning_rate,
                       initial_intercept: float = 1.0, initial_slope: float = 1.0, units: int = 1,
-                      input_dim: int | None = None, steps_per_batch: int = 1, compile: bool = True,
+                      input_dim: int | None = None, steps_per_batch: int = 1,
+                      weights: str | None = None, compile: bool = True,
                       name: str = "linear_regression") -> LinearRegression:
     """A line fitted by gradient descent on the mean squared error.
 
@@ -69,6 +71,9 @@ def linear_regression(learning_rate: float = LinearRegression.default_learning_r
         units: number of outputs (columns of `y`).
         input_dim: number of input features; None to take it from the first data.
         steps_per_batch: rule steps per batch (see `LearningRuleModel`).
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("linear_regression")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile the model, ready for `fit`.
         name: the model's name.
 
@@ -83,4 +88,5 @@ def linear_regression(learning_rate: float = LinearRegression.default_learning_r
         name=name,
     )
     build_for(model, None if input_dim is None else (input_dim,))
-    return compiled_for_rule(model, learning_rate, compile)
+    model = compiled_for_rule(model, learning_rate, compile)
+    return with_weights(model, "linear_regression", weights)

@@ -29,6 +29,7 @@ from keras_history.building import build_for
 from keras_history.layers import Heaviside
 from keras_history.models.base import LearningRuleModel, compiled_for_rule
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["Perceptron", "perceptron"]
 
@@ -97,6 +98,7 @@ class Perceptron(LearningRuleModel):
 @milestone("perceptron")
 def perceptron(learning_rate: float = Perceptron.default_learning_rate, units: int = 1,
                input_dim: int | None = None, seed: int | None = None, steps_per_batch: int = 1,
+               weights: str | None = None,
                compile: bool = True, name: str = "perceptron") -> Perceptron:
     """Rosenblatt's perceptron: weighted sum, Heaviside step, perceptron rule.
 
@@ -118,6 +120,9 @@ def perceptron(learning_rate: float = Perceptron.default_learning_rate, units: i
         input_dim: number of inputs; None to take it from the first data.
         seed: seed of the uniform [0, 1) initial weights.
         steps_per_batch: passes of the rule over each batch.
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("perceptron")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile the model, ready for `fit`.
         name: the model's name.
 
@@ -126,6 +131,5 @@ def perceptron(learning_rate: float = Perceptron.default_learning_rate, units: i
     """
     model = Perceptron(units=units, seed=seed, steps_per_batch=steps_per_batch, name=name)
     build_for(model, None if input_dim is None else (input_dim,))
-    return compiled_for_rule(model, learning_rate, compile)
-
-
+    model = compiled_for_rule(model, learning_rate, compile)
+    return with_weights(model, "perceptron", weights)

@@ -44,6 +44,7 @@ from keras_history.models.convolutional.classifier import (
     finish,
 )
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -119,7 +120,9 @@ def alexnet(include_top: bool = True, weights: str | None = None,
 
     Args:
         include_top: with flatten, fc6, fc7 (dropout after each) and the classifier.
-        weights: None (the paper's initialization) or a local weights file path.
+        weights: None (the paper's initialization), the name of a weight set shipped for it
+            (`keras_history.weights.names("alexnet")`), or the path of a
+            `.weights.h5`/`.keras` file.
         input_shape: (height, width, channels); the paper's is 227×227×3.
         pooling: with `include_top=False`: None, "avg" or "max".
         classes: number of classes.
@@ -136,10 +139,11 @@ def alexnet(include_top: bool = True, weights: str | None = None,
     validation.check_option("groups", groups, groups in (1, 2) and validation.is_integer(groups),
                             "1 (one tower) or 2 (the paper's two GPUs)")
     check_options(input_shape, MINIMUM_SIZE, classes, include_top, pooling,
-                  classifier_activation, learning_rate, weight_decay, width, weights,
+                  classifier_activation, learning_rate, weight_decay, width,
                   dropout_rate)
     model = AlexNet(tuple(input_shape), classes, groups=int(groups),
                     dropout_rate=float(dropout_rate), include_top=include_top, pooling=pooling,
                     classifier_activation=classifier_activation, weight_decay=weight_decay,
                     width=width, name=name)
-    return finish(model, weights, learning_rate, compile)
+    model = finish(model, learning_rate, compile)
+    return with_weights(model, "alexnet", weights)

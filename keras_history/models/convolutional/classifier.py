@@ -17,8 +17,6 @@ which is Keras's `SGD(momentum=0.9)` applied to the gradient plus wd·w
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 from keras import layers, ops
@@ -26,7 +24,6 @@ from keras import layers, ops
 from keras_history import backend, saving, validation
 from keras_history.building import build_for
 from keras_history.models.base import CheckedInputsMixin, weight_decay_step
-from keras_history.saving import load_weights
 
 Schedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -267,7 +264,7 @@ class MomentumClassifier(ImageClassifier):
 
 
 def check_options(input_shape, minimum: int, classes, include_top, pooling,
-                  classifier_activation, learning_rate, weight_decay, width, weights,
+                  classifier_activation, learning_rate, weight_decay, width,
                   dropout_rate=0.0) -> None:
     """The shared factory checks; `minimum` is the smallest height and width the strides allow."""
     dims = validation.check_image_shape(input_shape)
@@ -295,23 +292,12 @@ def check_options(input_shape, minimum: int, classes, include_top, pooling,
     validation.check_option("dropout_rate", dropout_rate,
                             validation.is_finite_number(dropout_rate) and 0 <= dropout_rate < 1,
                             "in [0, 1)")
-    if weights is not None:
-        validation.check_option("weights", weights, isinstance(weights, (str, bytes))
-                                or hasattr(weights, "__fspath__"),
-                                "None (random initialization) or the path of a local weights "
-                                "file; nothing is downloaded")
-        if not Path(weights).is_file():
-            raise FileNotFoundError(f"{weights}: no such weights file (weights= takes None or "
-                                    "the path of a local .weights.h5 or .keras file).")
 
 
-def finish(model: MomentumClassifier, weights, learning_rate, compile: bool,
+def finish(model: MomentumClassifier, learning_rate, compile: bool,
            momentum: float = 0.9, nesterov: bool = False) -> MomentumClassifier:
-    """Build the model, load `weights` if given, compile with SGD(learning_rate, momentum,
-    nesterov)."""
+    """Build the model and compile it with SGD(learning_rate, momentum, nesterov)."""
     build_for(model, model.image_shape)
-    if weights is not None:
-        load_weights(model, weights)
     if compile:
         if not isinstance(learning_rate, Schedule):
             learning_rate = float(learning_rate)

@@ -52,6 +52,7 @@ from keras_history.building import build_for
 from keras_history.layers import LocalResponseNormalization
 from keras_history.models.convolutional.classifier import ImageClassifier
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["MNISTConvNet", "mnist_convnet"]
 
@@ -139,7 +140,8 @@ def _check_options(input_shape, classes, include_top, dropout_rate, learning_rat
 @milestone("mnist_convnet")
 def mnist_convnet(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10,
                   include_top: bool = True, dropout_rate: float = 0.2,
-                  learning_rate: float | Schedule | None = None, compile: bool = True,
+                  learning_rate: float | Schedule | None = None, weights: str | None = None,
+                  compile: bool = True,
                   name: str = "mnist_convnet") -> MNISTConvNet:
     """TFLearn's MNIST convnet: two conv/pool/LRN stages, two tanh layers, softmax.
 
@@ -184,6 +186,9 @@ def mnist_convnet(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int 
         dropout_rate: fraction dropped (TFLearn's keep probability 0.8 → 0.2).
         learning_rate: Adam's step size: a number, a Keras schedule, or None for
             `default_learning_rate()`.
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("mnist_convnet")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile with Adam and the accuracy metric, ready for `fit`.
         name: the model's name.
 
@@ -200,4 +205,4 @@ def mnist_convnet(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int 
     build_for(model, tuple(input_shape))
     if compile:
         model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    return model
+    return with_weights(model, "mnist_convnet", weights)

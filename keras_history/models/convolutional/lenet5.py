@@ -55,7 +55,6 @@ nearest prototype.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import keras
 import numpy as np
@@ -67,6 +66,7 @@ from keras_history.layers import PartialConv2D, RBFOutput, Squashing, Subsamplin
 from keras_history.models.base import CheckedInputsMixin
 from keras_history.models.convolutional.classifier import ImageClassifier, is_integer_dtype
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["LeNet5", "lenet5"]
 
@@ -440,7 +440,7 @@ def _first_images(data, count: int) -> np.ndarray:
 
 
 def _check_options(input_shape, classes, loss, j, mu, eta, eta_scale, warmup_scale,
-                   patterns_per_update, optimizer, seed, weights) -> None:
+                   patterns_per_update, optimizer, seed) -> None:
     dims = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
     validation.check_option("input_shape", input_shape, dims == (28, 28, 1),
                             "(height, width, channels) = (28, 28, 1): MNIST-sized images, "
@@ -465,11 +465,6 @@ def _check_options(input_shape, classes, loss, j, mu, eta, eta_scale, warmup_sca
                             optimizer is None or isinstance(optimizer, (str, keras.Optimizer)),
                             "None (the paper's rule) or a Keras optimizer")
     validation.check_seed(seed)
-    validation.check_option("weights", weights, weights is None or isinstance(weights, str),
-                            "None or the path of a .weights.h5 file")
-    if weights is not None and not os.path.isfile(weights):
-        raise FileNotFoundError(f"`weights`: no such file {weights!r}; give the path of a "
-                                ".weights.h5 file saved from a lenet5 model.")
 
 
 @milestone("lenet5")
@@ -501,7 +496,9 @@ def lenet5(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10,
         input_shape: (28, 28, 1), MNIST-sized images, padded to 32×32 inside (the
             only size for which C5's maps are 1×1 and the counts are the paper's).
         classes: output units; 10 uses the digit bitmaps, others random ±1 codes.
-        weights: None, or the path of a `.weights.h5` file saved from a lenet5.
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("lenet5")`), or the path of a
+            `.weights.h5`/`.keras` file.
         loss: "eq9" (the RBF output of the correct class plus
             log(e^−j + Σ_i e^−y_i), pushing the other classes' outputs up; it
             reproduces the paper's 0.95% here) or "eq8" (the correct class's
@@ -527,17 +524,15 @@ def lenet5(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10,
         A built `LeNet5`.
     """
     _check_options(input_shape, classes, loss, j, mu, eta, eta_scale, warmup_scale,
-                   patterns_per_update, optimizer, seed, weights)
+                   patterns_per_update, optimizer, seed)
     model = LeNet5(input_shape=tuple(input_shape), classes=int(classes), loss=loss, j=float(j),
                    rule="sdlm" if optimizer is None else "optimizer", mu=float(mu),
                    eta=eta if eta == "paper" else float(eta), eta_scale=float(eta_scale),
                    warmup_scale=warmup_scale,
                    patterns_per_update=int(patterns_per_update), seed=seed, name=name)
     build_for(model, tuple(input_shape))
-    if weights is not None:
-        model.load_weights(weights)
     if compile:
         holder = keras.optimizers.SGD(model.eta_for(0))
         model.compile(optimizer=holder if optimizer is None else optimizer,
                       metrics=["accuracy"])
-    return model
+    return with_weights(model, "lenet5", weights)

@@ -40,6 +40,7 @@ from keras_history.models.convolutional.classifier import (
     finish,
 )
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["CIFARResNet", "ResNet50", "resnet", "resnet50"]
 
@@ -98,15 +99,24 @@ class Bottleneck(ResidualBlock):
         super().__init__(**kwargs)
         self.filters, self.stride, self.projection = filters, stride, projection
         name = self.name
-        self.shortcut = [_conv(4 * filters, 1, stride, f"{name}_0_conv", True),
-                         _batch_norm(f"{name}_0_bn", 0.99)] if projection else []
-        self.residual = [
+        shortcut = [_conv(4 * filters, 1, stride, f"{name}_0_conv", True),
+                    _batch_norm(f"{name}_0_bn", 0.99)] if projection else []
+        residual = [
             _conv(filters, 1, stride, f"{name}_1_conv", True), _batch_norm(f"{name}_1_bn", 0.99),
             layers.Activation("relu", name=f"{name}_1_relu"),
             _conv(filters, 3, 1, f"{name}_2_conv", True), _batch_norm(f"{name}_2_bn", 0.99),
             layers.Activation("relu", name=f"{name}_2_relu"),
             _conv(4 * filters, 1, 1, f"{name}_3_conv", True), _batch_norm(f"{name}_3_bn", 0.99),
         ]
+        # `weights` lists sublayers in the order they were first tracked (added to these
+        # lists). keras.applications.ResNet50's graph order puts the projection between the
+        # residual's last layers, 1_conv ... 2_bn, 0_conv, 3_conv, 0_bn, 3_bn: tracked in that
+        # order, its `get_weights()` fits our `set_weights()`. Each list keeps its own order,
+        # so `.weights.h5` files (saved by list and position) are unchanged.
+        self.residual, self.shortcut = residual[:6], shortcut[:1]
+        self.residual.append(residual[6])
+        self.shortcut.extend(shortcut[1:])
+        self.residual.append(residual[7])
 
     def build(self, input_shape):
         for path in (self.shortcut, self.residual):
@@ -237,19 +247,24 @@ def resnet50(include_top: bool = True, weights: str | None = None,
              width: float = 1.0, compile: bool = True, name: str = "resnet50") -> ResNet50:
     """ResNet-50 of He et al., *Deep Residual Learning for Image Recognition* (2015), Table 1.
 
-    Layer for layer `keras.applications.ResNet50` (weights copied across give
-    the same outputs), 25,636,712 parameters with the top, trained by the
-    paper's rule: SGD, momentum 0.9, weight decay 0.0001, ε = 0.1 divided by
-    10 when the error plateaus (add `divide_by_10_on_plateau()` to `fit`'s
-    callbacks), batch 256.
+    Layer for layer `keras.applications.ResNet50`, in the same `get_weights()`
+    order (its weights set across give its outputs), 25,636,712 parameters with
+    the top, trained by the paper's rule: SGD, momentum 0.9, weight decay
+    0.0001, ε = 0.1 divided by 10 when the error plateaus (add
+    `divide_by_10_on_plateau()` to `fit`'s callbacks), batch 256.
 
     Images (N, h, w, c) of `input_shape`, at least 32×32; uint8 pixels are
     divided by 255, floats used as given. Labels: class ids or one-hot rows.
 
     Args:
         include_top: with the average pool and the `classes`-way classifier.
-        weights: None (He-normal initialization) or the path of a local weights
-            file (`.weights.h5` or `.keras`); nothing is downloaded.
+        weights: None (He-normal initialization); "imagenet": keras.applications'
+            published ImageNet weights (with the top: 1000 classes), taken from Keras's
+            cache (~/.keras/models/) or downloaded there once, which expect
+            `keras.applications.resnet50.preprocess_input(images)` (BGR, mean pixel
+            subtracted, 0..255), not pixels ÷ 255: call the model or `predict_on_batch`
+            (`predict` wants floats in [0, 1]); or the path of a `.weights.h5`/`.keras`
+            file, ours or keras.applications'.
         input_shape: (height, width, channels), at least 32×32.
         pooling: with `include_top=False`: None, "avg" or "max".
         classes: number of classes.
@@ -262,11 +277,12 @@ def resnet50(include_top: bool = True, weights: str | None = None,
         name: the model's name.
     """
     check_options(input_shape, 32, classes, include_top, pooling, classifier_activation,
-                  learning_rate, weight_decay, width, weights)
+                  learning_rate, weight_decay, width)
     model = ResNet50(tuple(input_shape), classes, include_top=include_top, pooling=pooling,
                      classifier_activation=classifier_activation, weight_decay=weight_decay,
                      width=width, name=name)
-    return finish(model, weights, learning_rate, compile)
+    model = finish(model, learning_rate, compile)
+    return with_weights(model, "resnet50", weights)
 
 
 @milestone("resnet")
@@ -300,7 +316,9 @@ def resnet(depth: int = 20, include_top: bool = True, weights: str | None = None
     Args:
         depth: 6n + 2 layers (20, 32, 44, 56, 110 in the paper).
         include_top: with the average pool and the `classes`-way classifier.
-        weights: None (He-normal initialization) or a local weights file path.
+        weights: None (He-normal initialization), the name of a weight set shipped for it
+            (`keras_history.weights.names("resnet")`), or the path of a
+            `.weights.h5`/`.keras` file.
         input_shape: (height, width, channels), at least 4×4.
         pooling: with `include_top=False`: None, "avg" or "max".
         classes: number of classes.
@@ -322,9 +340,10 @@ def resnet(depth: int = 20, include_top: bool = True, weights: str | None = None
     if learning_rate is None:
         learning_rate = cifar_learning_rate()
     check_options(input_shape, 4, classes, include_top, pooling, classifier_activation,
-                  learning_rate, weight_decay, 1.0, weights)
+                  learning_rate, weight_decay, 1.0)
     model = CIFARResNet(tuple(input_shape), classes, depth=int(depth), augment=augment,
                         include_top=include_top, pooling=pooling,
                         classifier_activation=classifier_activation, weight_decay=weight_decay,
                         name=name)
-    return finish(model, weights, learning_rate, compile)
+    model = finish(model, learning_rate, compile)
+    return with_weights(model, "resnet", weights)

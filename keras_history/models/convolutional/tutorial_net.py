@@ -45,6 +45,7 @@ from keras_history.models.convolutional.classifier import (
     finish,
 )
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["TutorialNet", "tutorial_net", "tutorial_net_from_state_dict"]
 
@@ -230,7 +231,9 @@ def tutorial_net(include_top: bool = True, weights: str | None = None,
 
     Args:
         include_top: with flatten, fc1, fc2 and fc3; False ends at the second pool.
-        weights: None (PyTorch's default initialization) or a local weights file path.
+        weights: None (PyTorch's default initialization), the name of a weight set shipped for it
+            (`keras_history.weights.names("tutorial_net")`), or the path of a
+            `.weights.h5`/`.keras` file.
         input_shape: (height, width, channels), at least 16×16; the tutorial's is 32×32×3.
         pooling: with `include_top=False`: None (feature maps), "avg" or "max".
         classes: number of classes.
@@ -243,10 +246,11 @@ def tutorial_net(include_top: bool = True, weights: str | None = None,
         A `TutorialNet` model, built.
     """
     check_options(input_shape, MINIMUM_SIZE, classes, include_top, pooling,
-                  classifier_activation, learning_rate, 0.0, 1.0, weights)
+                  classifier_activation, learning_rate, 0.0, 1.0)
     model = TutorialNet(tuple(input_shape), classes, include_top=include_top, pooling=pooling,
                         classifier_activation=classifier_activation, name=name)
-    return finish(model, weights, learning_rate, compile, momentum=TUTORIAL_MOMENTUM)
+    model = finish(model, learning_rate, compile, momentum=TUTORIAL_MOMENTUM)
+    return with_weights(model, "tutorial_net", weights)
 
 
 def tutorial_net_from_state_dict(state_dict, input_shape: tuple[int, int, int] | None = None,

@@ -33,6 +33,7 @@ from keras_history.models.convolutional.classifier import (
     finish,
 )
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["VGG16", "vgg16"]
 
@@ -80,7 +81,8 @@ def vgg16(include_top: bool = True, weights: str | None = None,
     """VGG16, configuration D of Simonyan & Zisserman, *Very Deep Convolutional Networks for
     Large-Scale Image Recognition* (2014): 138,357,544 parameters (14,714,688 without the top).
 
-    Layer for layer `keras.applications.VGG16`; trained by the paper's rule:
+    Layer for layer `keras.applications.VGG16`, in the same `get_weights()` order
+    (its weights set across give its outputs); trained by the paper's rule:
     SGD, momentum 0.9, weight decay 0.0005 in the update, dropout 0.5 on the
     first two fc layers, ε = 0.01 divided by 10 when the validation accuracy
     stops improving (add `resnet.divide_by_10_on_plateau()` to `fit`'s
@@ -91,7 +93,13 @@ def vgg16(include_top: bool = True, weights: str | None = None,
 
     Args:
         include_top: with flatten, fc1, fc2 (dropout after each) and the classifier.
-        weights: None (Glorot-uniform initialization) or a local weights file path.
+        weights: None (Glorot-uniform initialization); "imagenet": keras.applications'
+            published ImageNet weights (with the top: 224×224×3, 1000 classes), taken
+            from Keras's cache (~/.keras/models/) or downloaded there once, which expect
+            `keras.applications.vgg16.preprocess_input(images)` (BGR, mean pixel
+            subtracted, 0..255), not pixels ÷ 255: call the model or `predict_on_batch`
+            (`predict` wants floats in [0, 1]); or the path of a `.weights.h5`/`.keras`
+            file, ours or keras.applications'.
         input_shape: (height, width, channels); the paper's is 224×224×3.
         pooling: with `include_top=False`: None, "avg" or "max".
         classes: number of classes.
@@ -105,10 +113,11 @@ def vgg16(include_top: bool = True, weights: str | None = None,
         name: the model's name.
     """
     check_options(input_shape, MINIMUM_SIZE, classes, include_top, pooling,
-                  classifier_activation, learning_rate, weight_decay, width, weights,
+                  classifier_activation, learning_rate, weight_decay, width,
                   dropout_rate)
     model = VGG16(tuple(input_shape), classes, dropout_rate=float(dropout_rate),
                   include_top=include_top, pooling=pooling,
                   classifier_activation=classifier_activation, weight_decay=weight_decay,
                   width=width, name=name)
-    return finish(model, weights, learning_rate, compile)
+    model = finish(model, learning_rate, compile)
+    return with_weights(model, "vgg16", weights)

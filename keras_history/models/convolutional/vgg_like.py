@@ -47,6 +47,7 @@ from keras_history.models.convolutional.classifier import (
     finish,
 )
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["VGGLike", "vgg_like"]
 
@@ -129,7 +130,9 @@ def vgg_like(include_top: bool = True, weights: str | None = None,
 
     Args:
         include_top: with flatten, fc 256, dropout and the classifier.
-        weights: None (Glorot-uniform initialization) or a local weights file path.
+        weights: None (Glorot-uniform initialization), the name of a weight set shipped for it
+            (`keras_history.weights.names("vgg_like")`), or the path of a
+            `.weights.h5`/`.keras` file.
         input_shape: (height, width, channels), at least 16×16; the guide's is 100×100×3.
         pooling: with `include_top=False`: None (feature maps), "avg" or "max".
         classes: number of classes.
@@ -146,7 +149,7 @@ def vgg_like(include_top: bool = True, weights: str | None = None,
         A `VGGLike` model, built.
     """
     check_options(input_shape, MINIMUM_SIZE, classes, include_top, pooling,
-                  classifier_activation, learning_rate, 0.0, 1.0, weights, dropout_rate)
+                  classifier_activation, learning_rate, 0.0, 1.0, dropout_rate)
     validation.check_option("conv_dropout_rate", conv_dropout_rate,
                             validation.is_finite_number(conv_dropout_rate)
                             and 0 <= conv_dropout_rate < 1, "in [0, 1)")
@@ -161,5 +164,5 @@ def vgg_like(include_top: bool = True, weights: str | None = None,
     model = VGGLike(tuple(input_shape), classes, dropout_rate=float(dropout_rate),
                     conv_dropout_rate=float(conv_dropout_rate), include_top=include_top,
                     pooling=pooling, classifier_activation=classifier_activation, name=name)
-    return finish(model, weights, learning_rate, compile, momentum=GUIDE_MOMENTUM,
-                  nesterov=True)
+    model = finish(model, learning_rate, compile, momentum=GUIDE_MOMENTUM, nesterov=True)
+    return with_weights(model, "vgg_like", weights)

@@ -34,6 +34,7 @@ from keras_history import validation
 from keras_history.building import build_for
 from keras_history.models.convolutional.classifier import ImageClassifier
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["BatchNormMLP", "batch_norm_mlp"]
 
@@ -117,6 +118,7 @@ class BatchNormMLP(ImageClassifier):
 @milestone("batch_norm_mlp")
 def batch_norm_mlp(batch_norm: bool = True, hidden_layers: int = 3, hidden_units: int = 100,
                    learning_rate: float = LEARNING_RATE, seed: int | None = None,
+                   weights: str | None = None,
                    compile: bool = True, name: str = "batch_norm_mlp") -> BatchNormMLP:
     """Ioffe & Szegedy's Section 4.1 net: 3 × 100 sigmoid units, with or without batch norm.
 
@@ -140,6 +142,9 @@ def batch_norm_mlp(batch_norm: bool = True, hidden_layers: int = 3, hidden_units
         hidden_layers, hidden_units: depth and width (the paper's: 3 × 100).
         learning_rate: SGD's step size.
         seed: seed of the initial weights (None: Keras's global seed).
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("batch_norm_mlp")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile with SGD and the accuracy metric.
         name: the model's name.
 
@@ -163,4 +168,4 @@ def batch_norm_mlp(batch_norm: bool = True, hidden_layers: int = 3, hidden_units
     build_for(model, model.image_shape)
     if compile:
         model.compile(optimizer=keras.optimizers.SGD(float(learning_rate)))
-    return model
+    return with_weights(model, "batch_norm_mlp", weights)

@@ -41,6 +41,7 @@ from keras_history.building import build_for
 from keras_history.layers.rbm import RBM
 from keras_history.models.convolutional.classifier import ImageClassifier
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["DeepBeliefNet", "deep_belief_net"]
 
@@ -159,6 +160,7 @@ def deep_belief_net(hidden_units: tuple = HIDDEN_UNITS, classes: int = 10,
                     input_shape: tuple[int, int, int] = (28, 28, 1),
                     learning_rate: float = LEARNING_RATE, momentum: float = MOMENTUM,
                     top_layer_epochs: int = TOP_LAYER_EPOCHS, seed: int | None = None,
+                    weights: str | None = None,
                     compile: bool = True, name: str = "deep_belief_net") -> DeepBeliefNet:
     """The 784-500-500-2000-10 deep belief net of Hinton & Salakhutdinov (2006).
 
@@ -188,6 +190,9 @@ def deep_belief_net(hidden_units: tuple = HIDDEN_UNITS, classes: int = 10,
             layer alone (backpropclassify.m: 5; 0 trains all layers from the start).
         seed: seed of the initial weights and the RBMs' Gibbs sampling
             (None: Keras's global seed).
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("deep_belief_net")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile with SGD and the accuracy metric.
         name: the model's name.
 
@@ -218,4 +223,4 @@ def deep_belief_net(hidden_units: tuple = HIDDEN_UNITS, classes: int = 10,
     if compile:
         model.compile(optimizer=keras.optimizers.SGD(float(learning_rate),
                                                      momentum=float(momentum)))
-    return model
+    return with_weights(model, "deep_belief_net", weights)

@@ -37,6 +37,7 @@ from keras_history.building import build_for
 from keras_history.models.convolutional.classifier import ImageClassifier
 from keras_history.models.generative.gan import RampedMomentumSGD
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["DropoutMLP", "dropout_mlp"]
 
@@ -186,6 +187,7 @@ def dropout_mlp(hidden_layers: int = 3, hidden_units: int = 1024, activation: st
                 initial_momentum: float = INITIAL_MOMENTUM,
                 final_momentum: float = FINAL_MOMENTUM, momentum_epochs: int = MOMENTUM_EPOCHS,
                 steps_per_epoch: int = STEPS_PER_EPOCH, seed: int | None = None,
+                weights: str | None = None,
                 compile: bool = True, name: str = "dropout_mlp") -> DropoutMLP:
     """The permutation-invariant MNIST net of Srivastava et al. (2014), Table 2.
 
@@ -217,6 +219,9 @@ def dropout_mlp(hidden_layers: int = 3, hidden_units: int = 1024, activation: st
         initial_momentum, final_momentum, momentum_epochs: the linear momentum ramp.
         steps_per_epoch: steps that make an epoch for the schedules.
         seed: seed of the initial weights and the dropout masks (None: Keras's global seed).
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("dropout_mlp")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile with the paper's SGD and the accuracy metric.
         name: the model's name.
 
@@ -236,4 +241,4 @@ def dropout_mlp(hidden_layers: int = 3, hidden_units: int = 1024, activation: st
         model.compile(optimizer=dropout_optimizer(learning_rate, learning_rate_decay,
                                                   initial_momentum, final_momentum,
                                                   momentum_epochs, steps_per_epoch))
-    return model
+    return with_weights(model, "dropout_mlp", weights)

@@ -57,6 +57,7 @@ from keras_history import backend, validation
 from keras_history.building import build_for
 from keras_history.models.convolutional.classifier import ImageClassifier
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["DeepMLP", "deep_mlp"]
 
@@ -187,7 +188,8 @@ DEFAULT_LEARNING_RATE = 0.01
 def deep_mlp(depth: int = 5, width: int = 1000, activation: str = "tanh",
              initializer: str = "normalized", input_shape: tuple[int, int, int] = (28, 28, 1),
              classes: int = 10, learning_rate: float = DEFAULT_LEARNING_RATE,
-             seed: int | None = None, compile: bool = True, name: str = "deep_mlp") -> DeepMLP:
+             seed: int | None = None, weights: str | None = None,
+             compile: bool = True, name: str = "deep_mlp") -> DeepMLP:
     """A plain deep MLP for MNIST-shaped images, with the papers' initialisers and units.
 
     Example (Glorot & Bengio's Fig. 7, then training as in their paper):
@@ -218,6 +220,9 @@ def deep_mlp(depth: int = 5, width: int = 1000, activation: str = "tanh",
         learning_rate: SGD's step size ε.
         seed: seed of the initial weights (layer i draws with seed + i); None
             for Keras's global seed.
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("deep_mlp")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile with plain SGD and the accuracy metric.
         name: the model's name.
 
@@ -243,4 +248,4 @@ def deep_mlp(depth: int = 5, width: int = 1000, activation: str = "tanh",
     build_for(model, dims)
     if compile:
         model.compile()
-    return model
+    return with_weights(model, "deep_mlp", weights)

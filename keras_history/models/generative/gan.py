@@ -49,6 +49,7 @@ from keras_history.building import build_for
 from keras_history.layers import Maxout
 from keras_history.models.base import CheckedInputsMixin
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["GAN", "gan"]
 
@@ -367,7 +368,8 @@ def gan(noise_dim: int = 100, noise: str = "uniform", objective: str = "non_satu
         discriminator_units: tuple[int, ...] = (240, 240), pieces: int = 5,
         learning_rate: float = 0.1, initial_momentum: float = 0.5,
         final_momentum: float = 0.7, steps_per_epoch: int = STEPS_PER_EPOCH,
-        output_bias_from=None, seed: int | None = None, compile: bool = True,
+        output_bias_from=None, seed: int | None = None, weights: str | None = None,
+        compile: bool = True,
         name: str = "gan") -> GAN:
     """The MNIST generative adversarial net of Goodfellow et al. (2014), with its rule.
 
@@ -405,6 +407,9 @@ def gan(noise_dim: int = 100, noise: str = "uniform", objective: str = "non_satu
         seed: seeds the initial weights, dropout masks and training noise;
             None draws one from Python's `random` (which
             `keras.utils.set_random_seed` seeds).
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("gan")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile with the recipe's optimizer, ready for `fit`.
         name: the model's name.
 
@@ -425,4 +430,4 @@ def gan(noise_dim: int = 100, noise: str = "uniform", objective: str = "non_satu
         model.compile(optimizer=RampedMomentumSGD(
             FlooredExponentialDecay(float(learning_rate)), initial_momentum=initial_momentum,
             final_momentum=final_momentum, steps_per_epoch=steps_per_epoch))
-    return model
+    return with_weights(model, "gan", weights)

@@ -25,6 +25,7 @@ from keras_history import validation
 from keras_history.layers import ElmanRNN
 from keras_history.models.recurrent.online import OnlineSequenceModel, built_and_compiled
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["ElmanNetwork", "elman_rnn"]
 
@@ -50,7 +51,8 @@ class ElmanNetwork(OnlineSequenceModel):
 @milestone("elman_rnn")
 def elman_rnn(hidden_units: int = 15, learning_rate: float = 0.1, input_features: int = 7,
               units: int = 7, return_sequences: bool = True, output_bias: bool = True,
-              gradient: str = "truncated", seed: int | None = None, compile: bool = True,
+              gradient: str = "truncated", seed: int | None = None, weights: str | None = None,
+              compile: bool = True,
               name: str = "elman_rnn") -> ElmanNetwork:
     """Elman's simple recurrent network, trained online one sequence at a time.
 
@@ -77,6 +79,9 @@ def elman_rnn(hidden_units: int = 15, learning_rate: float = 0.1, input_features
         gradient: `"truncated"`, Elman's (the context is an input: errors go
             back one step), or `"bptt"`, full backpropagation through time.
         seed: seed of the initial weights.
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("elman_rnn")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile the model, ready for `fit`.
         name: the model's name.
 
@@ -86,4 +91,5 @@ def elman_rnn(hidden_units: int = 15, learning_rate: float = 0.1, input_features
     model = ElmanNetwork(hidden_units=hidden_units, units=units,
                          return_sequences=return_sequences, output_bias=output_bias,
                          gradient=gradient, seed=seed, name=name)
-    return built_and_compiled(model, input_features, learning_rate, compile)
+    model = built_and_compiled(model, input_features, learning_rate, compile)
+    return with_weights(model, "elman_rnn", weights)

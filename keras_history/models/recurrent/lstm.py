@@ -31,6 +31,7 @@ from keras_history.layers import LSTM1997
 from keras_history.layers.recurrent import padding_mask
 from keras_history.models.recurrent.online import OnlineSequenceModel, built_and_compiled
 from keras_history.timeline import milestone
+from keras_history.weights.loading import with_weights
 
 __all__ = ["LongShortTermMemory", "lstm_1997"]
 
@@ -198,6 +199,7 @@ def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 
               input_gate_bias=None, output_gate_bias="staggered", cell_bias: bool = False,
               output_bias: bool = False, gradient: str = "truncated",
               forget_gate: bool = False, update: str = "sequence", seed: int | None = None,
+              weights: str | None = None,
               compile: bool = True, name: str = "lstm_1997") -> LongShortTermMemory:
     """The LSTM of 1997: memory cell blocks with input and output gates, no forget gate.
 
@@ -241,6 +243,9 @@ def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 
             real-time form of the truncated gradient (`rtrl_step`; the same
             gradient, summed over a sequence at fixed weights).
         seed: seed of the initial weights.
+        weights: None (untrained), the name of a weight set shipped for it
+            (`keras_history.weights.names("lstm_1997")`), or the path of a
+            `.weights.h5`/`.keras` file.
         compile: compile the model, ready for `fit`.
         name: the model's name.
 
@@ -255,4 +260,5 @@ def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 
         output_gate_bias=output_gate_bias, cell_bias=cell_bias, forget_gate=forget_gate,
         update=update, units=units, return_sequences=return_sequences, output_bias=output_bias,
         gradient=gradient, seed=seed, name=name)
-    return built_and_compiled(model, input_features, learning_rate, compile)
+    model = built_and_compiled(model, input_features, learning_rate, compile)
+    return with_weights(model, "lstm_1997", weights)
