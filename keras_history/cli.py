@@ -159,13 +159,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         source = f" on {tour.load_images(run.data)[0]}" if recipe.images else ""
     except (OSError, ValueError) as error:  # --data for a model without images, bad files
         raise SystemExit(f"keras-history train: error: {error}") from error
-    print(f"Training {args.name}{source}: {run.epochs} epoch(s), batch size "
-          f"{run.batch_size or 32}, seed {run.seed}, Keras backend "
-          f"{keras.backend.backend()}.", flush=True)
+    if recipe.trains:
+        print(f"Training {args.name}{source}: {run.epochs} epoch(s), batch size "
+              f"{run.batch_size or 32}, seed {run.seed}, Keras backend "
+              f"{keras.backend.backend()}.", flush=True)
+    else:
+        print(f"Building {args.name}, untrained: its data set is not in the package, so its "
+              f"recipe checks the net itself (Keras backend {keras.backend.backend()}).",
+              flush=True)
     model, (measured, reference, ok) = recipe.train_and_check(run)
     if args.save:
         model.save(args.save)
-        print(f"\nSaved the trained model to {args.save} (keras_history.load_model reads it).")
+        state = "trained" if recipe.trains else "untrained"
+        print(f"\nSaved the {state} model to {args.save} (keras_history.load_model reads it).")
     if not recipe.is_default(run):
         print(f"\n{args.name}: {measured}\n(the reference, {reference}, is for the recipe's "
               "own epochs, batch size and data)")
@@ -242,6 +248,9 @@ def _model_to_export(args: argparse.Namespace, tour) -> tuple:
                          f"the package: pass --weights FILE (a .weights.h5 or .keras file).")
     recipe = tour.RECIPES[args.name]
     run = recipe.run(verbose=1, data=args.data)
+    if not recipe.trains:
+        return recipe.train(run), (f"{args.name} UNTRAINED: its data set is not in the "
+                                   "package (--weights FILE exports trained weights)")
     source = tour.load_images(run.data)[0] if recipe.images else "its own data"
     print(f"Training {args.name} on {source} first ({run.epochs} epoch(s); --weights skips "
           "this).", flush=True)

@@ -46,6 +46,11 @@ class Recipe:
     batch_size: int | None = None
     images: bool = False  # takes `data=`: trains on MNIST-style images
 
+    @property
+    def trains(self) -> bool:
+        """False for the nets whose data the package lacks: the recipe only builds them."""
+        return getattr(self.train, "builds_only", False) is False
+
     def run(self, seed: int = 0, verbose: int = 0, epochs: int | None = None,
             batch_size: int | None = None, data: str | None = None) -> Run:
         """This recipe's settings, with any the user gave."""
@@ -274,7 +279,11 @@ def _train_deep_belief_net(run: Run) -> keras.Model:
 
 def _build(factory: Callable[[], keras.Model]) -> Callable[[Run], keras.Model]:
     """No ImageNet (or CIFAR-10) in the package: the recipe builds the paper's net, untrained."""
-    return lambda run: factory()
+    def build(run: Run) -> keras.Model:
+        return factory()
+
+    build.builds_only = True
+    return build
 
 
 def _trainable(model: keras.Model) -> int:

@@ -80,3 +80,17 @@ def test_train_command_runs_a_new_recipe(capsys):
     assert "Training logistic_neuron: 1 epoch(s), batch size 400, seed 0" in out
     assert "logistic_neuron: accuracy 47.00% (printed with %d: 47%)" in out
     assert out.rstrip().endswith("reproduced") and "NOT reproduced" not in out
+
+
+def test_a_net_without_its_data_is_exported_as_untrained(tmp_path, capsys, monkeypatch):
+    # The recipes of the nets whose data the package lacks only build them: `export` must
+    # not call them trained (what it writes is tested in test_saving.py).
+    from keras_history import saving
+
+    assert {n for n, r in tour.RECIPES.items() if not r.trains} == {
+        "alexnet", "vgg16", "resnet50", "resnet"}
+    monkeypatch.setattr(saving, "export", lambda model, path, format: path)
+    assert cli.main(["export", "resnet", str(tmp_path / "saved")]) == 0
+    out = capsys.readouterr().out
+    assert "Training" not in out and "trained by" not in out
+    assert "resnet UNTRAINED: its data set is not in the package" in out

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 
 from keras_history import saving
-from keras_history.weights import IMAGENET, check, get, names, verified_file
+from keras_history.weights import IMAGENET, get, names
 
 
 def with_weights(model: keras.Model, factory: str,
@@ -16,11 +16,12 @@ def with_weights(model: keras.Model, factory: str,
     """Load `weights` into `model`, made by `factory`; returns `model`.
 
     `weights` is None (keep the initial weights), the name of one of the
-    factory's weight sets (checked against its SHA-256 first), "imagenet"
-    for vgg16/resnet50 (keras.applications' published file), or the path of a
-    `.weights.h5`/`.keras` file.
+    factory's weight sets, "imagenet" for vgg16/resnet50 (keras.applications'
+    published file), or the path of a `.weights.h5`/`.keras` file. The
+    `@milestone` decorator has already checked it (`keras_history.weights.check`:
+    a shipped file against its SHA-256) before the model was built, so a file
+    is hashed once a call.
     """
-    check(factory, weights)
     if weights is None:
         return model
     text = os.fspath(weights)
@@ -29,7 +30,7 @@ def with_weights(model: keras.Model, factory: str,
 
         return imagenet.load(model, factory)
     if text in names(factory):
-        return saving.load_weights(model, verified_file(get(factory, text)))
+        return saving.load_weights(model, get(factory, text).path)
     path = Path(text)
     if factory in IMAGENET:
         from keras_history.weights import imagenet

@@ -223,7 +223,8 @@ def tutorial_net(include_top: bool = True, weights: str | None = None,
     Example (Fashion-MNIST padded to 32×32, as docs/milestones/tutorial-net.md measures it):
 
     ```python
-    (x, y), (x_test, y_test) = keras_history.datasets.fashion_mnist.load_data(path)
+    (x, y), (x_test, y_test) = keras_history.datasets.fashion_mnist.load_data(
+        "data/fashion_mnist")  # a folder with its four IDX files
     x = numpy.pad(x, [(0, 0), (2, 2), (2, 2)])[..., None]
     model = keras_history.models.tutorial_net(input_shape=(32, 32, 1))
     model.fit(x, y, batch_size=4, epochs=2)

@@ -122,7 +122,8 @@ def vgg_like(include_top: bool = True, weights: str | None = None,
     Example (Fashion-MNIST, as docs/milestones/vgg-like.md measures it):
 
     ```python
-    (x, y), (x_test, y_test) = keras_history.datasets.fashion_mnist.load_data(path)
+    (x, y), (x_test, y_test) = keras_history.datasets.fashion_mnist.load_data(
+        "data/fashion_mnist")  # a folder with its four IDX files
     model = keras_history.models.vgg_like(input_shape=(28, 28, 1))
     model.fit(x, y, epochs=3)                  # uint8 (N, 28, 28) is fine
     model.evaluate(x_test, y_test)
