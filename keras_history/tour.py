@@ -49,7 +49,7 @@ class Recipe:
     @property
     def trains(self) -> bool:
         """False for the nets whose data the package lacks: the recipe only builds them."""
-        return getattr(self.train, "builds_only", False) is False
+        return not getattr(self.train, "builds_only", False)
 
     def run(self, seed: int = 0, verbose: int = 0, epochs: int | None = None,
             batch_size: int | None = None, data: str | None = None) -> Run:
