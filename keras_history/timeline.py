@@ -85,6 +85,8 @@ TIMELINE: tuple[Milestone, ...] = tuple(Milestone(*row) for row in (
     ("shallow_net", 2017, "Andrew Ng (deeplearning.ai)",
      "Shallow net, cross-entropy gradients by hand",
      "classic.cross_entropy"),
+    ("capsnet", 2017, "Sabour, Frosst & Hinton", "Capsule networks (dynamic routing)",
+     "convolutional.capsnet"),
 ))
 
 NAMES: tuple[str, ...] = tuple(m.name for m in TIMELINE)

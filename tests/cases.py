@@ -1,14 +1,17 @@
 """One small, quick training case per milestone, shared by the persistence and
 reliability tests. A new milestone fails `test_every_milestone_has_a_case` until
-it is added here."""
+it is added here. Also the suite's one rule for slow rows: `at_home`."""
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
+import pytest
 
 from keras_history import datasets
-from keras_history.timeline import TIMELINE
+from keras_history.timeline import NAMES, TIMELINE
 
 
 def _digits():
@@ -22,6 +25,36 @@ def _padded_digits(size: int, samples: int = 16):
     margin = (size - 28) // 2
     x = np.pad(x[:samples], [(0, 0), (margin, size - 28 - margin), (margin, size - 28 - margin)])
     return x[..., None], y[:samples]
+
+
+BACKEND = keras.backend.backend()
+# The suite's time budget (under 40 minutes, three backends side by side on two cores) runs
+# each slow row on one "home" backend; KERAS_HISTORY_EVERY_BACKEND=1 runs them everywhere.
+EVERY_BACKEND = os.environ.get("KERAS_HISTORY_EVERY_BACKEND") == "1"
+
+
+def home_only(*homes: str) -> pytest.MarkDecorator:
+    """Skip a slow test (a mark: a skipped row costs no fixture set-up) but on `homes`."""
+    return pytest.mark.skipif(
+        BACKEND not in homes and not EVERY_BACKEND,
+        reason=f"runs on {' and '.join(homes)} only (time budget; "
+               "KERAS_HISTORY_EVERY_BACKEND=1 runs it on every backend)")
+
+
+def at_home(value, *homes: str, marks: tuple = ()):
+    """A parametrize row that runs on `homes` only, or everywhere when `homes` is empty."""
+    return pytest.param(value, marks=(*marks, *([home_only(*homes)] if homes else [])))
+
+
+def turn_of(name: str) -> str:
+    """The backend of a milestone's per-milestone rows that every backend would repeat: the
+    three in turn along the timeline, so each backend meets every kind of model."""
+    return ("tensorflow", "jax", "torch")[NAMES.index(name) % 3]
+
+
+def in_turn(names) -> list:
+    """Per-milestone parametrize rows, each run on its milestone's `turn_of` backend."""
+    return [at_home(name, turn_of(name)) for name in names]
 
 
 # The ImageNet-era nets at a sixteenth of their width, without dropout, on small inputs.
@@ -79,6 +112,10 @@ CASES = {
     # The paper's layers, narrowed: the rule and its schedules are the same.
     "gan": (dict(seed=1, generator_units=(32,), discriminator_units=(16,), pieces=2),
             _images, dict(batch_size=16)),
+    # The paper's layers, narrowed; without the shifts, which a data-parallel run draws per
+    # replica (tests/test_determinism.py shifts).
+    "capsnet": (dict(conv_filters=16, primary_channels=4, shift=0, seed=1),
+                lambda: _padded_digits(28), dict(batch_size=8)),
 }
 
 

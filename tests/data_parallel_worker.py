@@ -26,10 +26,11 @@ import sys
 
 import keras
 import numpy as np
-from cases import CASES, make, state
+from cases import EVERY_BACKEND, make, state
 from interrupted_training_worker import Epochs
 
 from keras_history.models.convolutional.lenet5 import SDLMPass
+from keras_history.timeline import NAMES
 
 EPOCHS = 2
 KILL_EPOCH = 1  # 0-based: the second of the EPOCHS dies, after the first epoch's backup
@@ -111,6 +112,15 @@ NOT_YET = {"resnet50"}
 ONE_UPDATE = {"resnet"}
 
 
+def cases_on(engine: str) -> list[str]:
+    """The cases checked data-parallel on `engine` ("jax" or "tensorflow"): every other one
+    in timeline order, so that each engine covers rule models, online sequence models,
+    convnets and batch norm, and together they cover every milestone (the suite's time
+    budget); KERAS_HISTORY_EVERY_BACKEND=1 checks every case on both."""
+    names = [name for name in NAMES if name not in NOT_YET]
+    return names if EVERY_BACKEND else names[("jax", "tensorflow").index(engine)::2]
+
+
 def main_process(path: str, process: int, processes: int, port: int, names: list[str]) -> None:
     """One of `processes` JAX processes: every process trains each case data-parallel on its
     share of the global batches; process 0 also trains it alone and writes the comparison."""
@@ -137,7 +147,7 @@ def main(path: str) -> None:
 
     devices = jax.devices()
     results = {"devices": len(devices)}
-    for name in sorted(set(CASES) - NOT_YET):
+    for name in cases_on("jax"):
         results[name] = compare(train(name, None),
                                 train(name, keras.distribution.DataParallel(devices=devices)))
         print(name, results[name], file=sys.stderr, flush=True)
@@ -153,7 +163,7 @@ def main_mirrored(path: str) -> None:
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     results = {"devices": strategy.num_replicas_in_sync}
-    for name in sorted(set(CASES) - NOT_YET):
+    for name in cases_on("tensorflow"):
         results[name] = compare(train(name, None, strategy=tf.distribute.get_strategy()),
                                 train(name, None, strategy=strategy))
         print(name, results[name], file=sys.stderr, flush=True)

@@ -10,20 +10,19 @@ inputs (tests/cases.py), where their papers' initializations leave them
 stalled: they must say so.
 
 The suite's time budget (under 40 minutes, three backends, two cores) lets each
-fit that takes over 20 s run on one backend (`HOME`) and skip, saying so, on the
-others; KERAS_HISTORY_DEFAULT_FIT_ALL=1 runs every fit on every backend (all pass
-with Keras 3.15).
+fit that takes over 20 s run on one backend (`HOME`, by `cases.at_home`) and skip,
+saying so, on the others; KERAS_HISTORY_EVERY_BACKEND=1 runs every fit on every
+backend (all pass with Keras 3.15).
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import keras
 import numpy as np
 import pytest
-from cases import SMALL, _padded_digits, numpy
+from cases import SMALL, _padded_digits, at_home, home_only, numpy
 
 from keras_history import datasets, metrics
 from keras_history.callbacks import StuckAtChanceWarning
@@ -143,6 +142,9 @@ DEFAULT_FITS = {
     "batch_norm_mlp": (dict(seed=0), lambda: _digits(1000), 3, _train_accuracy(0.5), False),
     # Without `pretrain`: the deep logistic net from its random weights, all layers at once.
     "deep_belief_net": (dict(seed=0), lambda: _digits(1000), 3, _test_accuracy(0.3), False),
+    # Conv1 and PrimaryCaps narrowed to 32 filters and 8 capsule channels (the paper's 256, 32).
+    "capsnet": (dict(conv_filters=32, primary_channels=8), lambda: _digits(1000), 3,
+                _test_accuracy(0.5), False),
 }
 
 
@@ -150,17 +152,8 @@ DEFAULT_FITS = {
 # VGG-like 62 s, the others 24-44 s) and the one backend each runs on.
 HOME = {"resnet50": "tensorflow", "gan": "tensorflow", "vgg_like": "tensorflow",
         "resnet": "jax", "lenet5": "jax", "mnist_convnet": "jax", "dropout_mlp": "jax",
-        "alexnet": "torch", "vgg16": "torch", "lstm_1997": "torch"}
-BACKEND = keras.backend.backend()
-EVERY_FIT = os.environ.get("KERAS_HISTORY_DEFAULT_FIT_ALL") == "1"
-
-
-def _at_home(name: str):
-    # A skip mark, not pytest.skip(): a skipped case then costs nothing.
-    return pytest.param(name, marks=pytest.mark.skipif(
-        name in HOME and HOME[name] != BACKEND and not EVERY_FIT,
-        reason=f"{name}'s default fit runs on {HOME.get(name)} only (time budget; "
-               "KERAS_HISTORY_DEFAULT_FIT_ALL=1 runs it)"))
+        "alexnet": "torch", "vgg16": "torch", "lstm_1997": "torch",
+        "capsnet": "tensorflow"}  # TensorFlow 19 s, JAX 42 s, PyTorch 103 s (load 4-5, 2 cores)
 
 
 def test_every_milestone_has_a_default_fit():
@@ -168,7 +161,10 @@ def test_every_milestone_has_a_default_fit():
     assert set(HOME) <= set(NAMES) and set(HOME.values()) == {"tensorflow", "jax", "torch"}
 
 
-@pytest.mark.parametrize("name", [_at_home(n) for n in sorted(DEFAULT_FITS)])
+FITS = [at_home(name, HOME[name]) if name in HOME else name for name in sorted(DEFAULT_FITS)]
+
+
+@pytest.mark.parametrize("name", FITS)
 def test_default_fit_learns_or_says_it_does_not(name):
     options, load, epochs, judge, stalls = DEFAULT_FITS[name]
     keras.utils.set_random_seed(0)
@@ -190,8 +186,7 @@ def test_default_fit_learns_or_says_it_does_not(name):
         assert learned and not warned, summary
 
 
-@pytest.mark.skipif(BACKEND != HOME["lenet5"] and not EVERY_FIT,
-                    reason="LeNet-5's fits run on JAX only (time budget)")
+@home_only(HOME["lenet5"])
 def test_a_dead_net_warns_at_the_epoch_it_stalls():
     # LeNet-5's rule summing 32 patterns' gradients into one step (what a batch of 32
     # did before its batches were walked as updates of 8) kills the net.

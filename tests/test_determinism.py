@@ -6,7 +6,9 @@ and, for the convnet, the dropout masks. On CPU the weights, rule state and
 optimizer state after training are bitwise identical on every backend
 (measured: TensorFlow 2.21, JAX 0.10 and PyTorch 2.13, Keras 3.15); the
 tolerance table below says so, and is where a backend that cannot be bitwise
-would get its documented tolerance.
+would get its documented tolerance. For the suite's time budget each milestone's
+two trainings run on one backend, the three in turn along the timeline
+(KERAS_HISTORY_EVERY_BACKEND=1 runs each on every backend).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from cases import CASES, state
+from cases import CASES, in_turn, state
 
 from keras_history.timeline import TIMELINE
 
@@ -31,12 +33,12 @@ UNSEEDED = {"perceptron": dict(seed=None), "backprop_mlp": dict(seed=None),
             "lstm_1997": dict(seed=None), "lenet5": dict(seed=None), "deep_mlp": dict(seed=None),
             "vgg_like": dict(dropout_rate=0.5, conv_dropout_rate=0.25),
             "dropout_mlp": dict(seed=None, dropout=True), "batch_norm_mlp": dict(seed=None),
-            "deep_belief_net": dict(seed=None)}
+            "deep_belief_net": dict(seed=None), "capsnet": dict(seed=None, shift=2)}
 # Models whose initial weights are random draws.
 RANDOM_INIT = ("perceptron", "backprop_mlp", "mnist_convnet", "alexnet", "vgg16", "resnet50",
                "resnet", "gan", "elman_rnn", "lstm_1997",
                "lenet5", "shallow_net", "vgg_like", "tutorial_net", "deep_mlp",
-               "dropout_mlp", "batch_norm_mlp", "deep_belief_net")
+               "dropout_mlp", "batch_norm_mlp", "deep_belief_net", "capsnet")
 
 
 def trained(name: str, seed: int) -> list[np.ndarray]:
@@ -55,7 +57,8 @@ def test_every_milestone_is_covered():
 # ResNet-50 trains by the CIFAR ResNets' rule, blocks and batch norm, so `resnet` stands for
 # it here (two trainings of its 50 layers take over a minute on two cores); its seed is
 # checked below.
-@pytest.mark.parametrize("name", sorted(set(FACTORIES) - {"resnet50"}))
+# Each milestone on one backend, in turn (`cases.in_turn`: the time budget).
+@pytest.mark.parametrize("name", in_turn(sorted(set(FACTORIES) - {"resnet50"})))
 def test_same_seed_gives_the_same_weights(name):
     first, second = trained(name, 7), trained(name, 7)
     assert len(first) == len(second)

@@ -19,19 +19,19 @@ Budget: under a minute per backend on 2 CPU cores. Building and compiling a
 fresh image or recurrent model costs seconds (tens on JAX), so each of those
 examples runs on the one backend where it costs least (`RUNS_ON`); the suite
 tests every model on every backend elsewhere. Every block is still compiled on
-every backend, and KERAS_HISTORY_README_ALL=1 runs every block on the backend
-at hand (each passes on all three).
+every backend, and KERAS_HISTORY_EVERY_BACKEND=1 runs every block on the
+backend at hand (each passes on all three).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import pytest
+from cases import at_home
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -83,10 +83,9 @@ RUNS_ON = {
     "elman_rnn": TF, "lstm_1997": TF, "deep_mlp": TF, "vgg16": TF, "resnet50": TF,
     "lenet5": TORCH, "deep_belief_net": TORCH, "alexnet": TORCH, "gan": TORCH,
     "dropout_mlp": TORCH, "batch_norm_mlp": TORCH, "resnet": TORCH, "vgg_like": TORCH,
-    "mnist_convnet": TORCH, "tutorial_net": TORCH,
+    "mnist_convnet": TORCH, "tutorial_net": TORCH, "capsnet": TF,
     "saving": ("tensorflow", "torch"),
 }
-EVERY_BLOCK = os.environ.get("KERAS_HISTORY_README_ALL") == "1"
 
 
 @dataclass(frozen=True)
@@ -150,15 +149,6 @@ def test_every_block_compiles(block):
     compile(substitute(block.code)[0], f"README.md: {block.label}", "exec")
 
 
-def where(block: Block):
-    backends = RUNS_ON.get(block.label, (BACKEND,))
-    if BACKEND in backends or EVERY_BLOCK:
-        return block
-    reason = (f"runs on {' and '.join(backends)} only (time budget; "
-              "KERAS_HISTORY_README_ALL=1 runs it)")
-    return pytest.param(block, marks=pytest.mark.skip(reason=reason))
-
-
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
     """conftest's fresh state without its garbage collection (a second a test here)."""
@@ -171,7 +161,8 @@ def run(code: str, namespace: dict, label: str) -> None:
     exec(compile(code, f"README.md: {label}", "exec"), namespace)
 
 
-@pytest.mark.parametrize("block", [where(b) for b in BLOCKS], ids=[b.label for b in BLOCKS])
+@pytest.mark.parametrize("block", [at_home(b, *RUNS_ON.get(b.label, ())) for b in BLOCKS],
+                         ids=[b.label for b in BLOCKS])
 def test_readme_block_runs(block, tmp_path, monkeypatch):
     missing = sorted({folder for folder in re.findall(r'"\.\./shared/data/(\w+)"', block.code)
                       if not (SHARED_DATA / folder).is_dir()})

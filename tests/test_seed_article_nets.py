@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from cases import home_only
 
 from keras_history import datasets, models
 from keras_history.models.convolutional.vgg_like import keras2_decay
@@ -169,6 +170,8 @@ def test_vgg_like_learns_with_kerass_default_fit():
     assert accuracy > 0.5  # chance: 0.1
 
 
+# 1,000 steps of batch 4: PyTorch's eager steps took ~160 s on 2 shared cores (the budget).
+@home_only("jax")
 def test_tutorial_net_learns_as_the_tutorial_trains_it():
     keras.utils.set_random_seed(0)
     (x, y), (x_test, y_test) = digits(2000, size=32)  # 2 epochs of 500 steps

@@ -9,15 +9,12 @@ on whichever backend the user picks.
 
 from __future__ import annotations
 
-import keras
 import pytest
+from cases import at_home
 
 import keras_history.weights as shipped
 from keras_history import cli, tour
 from keras_history.timeline import NAMES
-
-BACKEND = keras.backend.backend()
-ALL = ("tensorflow", "jax", "torch")
 
 # The recipes added to make the tour cover the timeline, and where each one's check runs.
 HOME = {
@@ -34,6 +31,7 @@ HOME = {
     "deep_belief_net": ("jax",),  # TensorFlow ~20 s, PyTorch ~80 s
     "vgg_like": ("tensorflow",),  # JAX ~80 s, PyTorch ~100 s
     "tutorial_net": ("jax",),  # 1,000 batches of 4: TensorFlow ~30 s, PyTorch ~180 s
+    "capsnet": ("tensorflow",),  # 125 batches of 32: TensorFlow ~20 s, JAX ~40 s, PyTorch ~170 s
 }
 
 
@@ -52,21 +50,16 @@ def test_the_tour_shows_tour_names_in_timeline_order(monkeypatch):
 STAND_INS = ("deep_belief_net", "vgg_like", "tutorial_net")
 
 
-def _at_home(name: str):
-    # Skip marks, not pytest.skip(): a skipped case then costs no fixture set-up.
-    marks = [pytest.mark.skipif(
-        BACKEND not in HOME[name],
-        reason=f"{name}'s recipe is slow on {BACKEND} on 2 shared cores (see HOME); its check "
-               f"runs on {', '.join(HOME[name])} to keep this file under 90 s")]
-    if name in STAND_INS:
-        marks.append(pytest.mark.skipif(
-            bool(shipped.available(name)),
-            reason=f"the tour shows {name}'s shipped weights (tests/test_weights.py); its "
-                   "recipe, only for `keras-history train`, is left out of this file's budget"))
-    return pytest.param(name, marks=marks)
+def _stand_in(name: str) -> tuple:
+    return (pytest.mark.skipif(
+        bool(shipped.available(name)),
+        reason=f"the tour shows {name}'s shipped weights (tests/test_weights.py); its "
+               "recipe, only for `keras-history train`, is left out of this file's budget"),
+    ) if name in STAND_INS else ()
 
 
-@pytest.mark.parametrize("name", [_at_home(name) for name in HOME])
+@pytest.mark.parametrize("name", [at_home(name, *HOME[name], marks=_stand_in(name))
+                                  for name in HOME])
 def test_new_recipe_passes_its_check(name):
     recipe = tour.RECIPES[name]
     _, (measured, reference, ok) = recipe.train_and_check(recipe.run())

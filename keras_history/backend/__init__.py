@@ -17,7 +17,7 @@ which return the logs dict.
 The package's modules, each importing only those listed before it:
 
 - `torch_loop`: PyTorch's compiled rule loop (a step recorded, then run by TorchScript).
-- `execution`: stateless execution of rules (loops, slices, gradients).
+- `execution`: stateless execution of rules (loops, slices, gradients, strided convolutions).
 - `distribute`: the global batch's step under `tf.distribute`.
 - `train_function`: the train and test steps Keras calls, and the train functions.
 
@@ -45,6 +45,7 @@ from keras_history.backend.execution import (
     samples,
     scan,
     set_random_seed,
+    strided_conv,
     value_and_grad,
     values_and_grads,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "scan",
     "set_random_seed",
     "strategy_scope",
+    "strided_conv",
     "value_and_grad",
     "values_and_grads",
 ]
