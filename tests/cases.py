@@ -33,10 +33,15 @@ BACKEND = keras.backend.backend()
 EVERY_BACKEND = os.environ.get("KERAS_HISTORY_EVERY_BACKEND") == "1"
 
 
+def runs_here(*homes: str) -> bool:
+    """Whether a row whose home is `homes` runs on this backend."""
+    return BACKEND in homes or EVERY_BACKEND
+
+
 def home_only(*homes: str) -> pytest.MarkDecorator:
     """Skip a slow test (a mark: a skipped row costs no fixture set-up) but on `homes`."""
     return pytest.mark.skipif(
-        BACKEND not in homes and not EVERY_BACKEND,
+        not runs_here(*homes),
         reason=f"runs on {' and '.join(homes)} only (time budget; "
                "KERAS_HISTORY_EVERY_BACKEND=1 runs it on every backend)")
 

@@ -20,7 +20,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from cases import CASES, EVERY_BACKEND, in_turn, make, prediction_inputs, state, turn_of
+from cases import CASES, in_turn, make, prediction_inputs, runs_here, state, turn_of
 
 import keras_history
 from keras_history import cli, models
@@ -240,7 +240,7 @@ UNTRAINED = ["least_squares", "gradient_descent", "linear_regression", "perceptr
 EVERYWHERE = ("least_squares", "perceptron", "mnist_convnet")
 EXPORTED = [(name, fit) for name in NAMES for fit in (True, False)
             if (fit or name in UNTRAINED)
-            and (turn_of(name) == BACKEND or name in EVERYWHERE or EVERY_BACKEND)]
+            and (name in EVERYWHERE or runs_here(turn_of(name)))]
 
 
 @pytest.fixture(scope="module")
