@@ -43,6 +43,7 @@ class Options:
     seed: int = 0
     data: str | None = None  # image milestones: a folder of MNIST-style IDX files
     epochs: int | None = None  # image milestones: None for the figure's own
+    weights: str | None = None  # capsnet: a trained model's file (None: a shipped set, if any)
 
 
 FigureFunction = Callable[[Options], dict[str, Figure]]
@@ -606,6 +607,127 @@ def deep_belief_net_figure(options: Options) -> dict[str, Figure]:
                  f"reconstruction error {error:.1f} per digit", fontsize=9)
     fig.tight_layout()
     return {"deep_belief_net_filters": fig}
+
+
+def _trained_capsnet(weights: str | None) -> tuple[keras.Model, str] | None:
+    """(a trained CapsNet, where it came from): the file `weights` (a `.keras` model of
+    any options, e.g. scripts/benchmark_capsnet.py's checkpoint, or a `.weights.h5` of
+    the paper's net), else the first shipped weight set; None if there is neither."""
+    from keras_history import weights as weight_sets
+    from keras_history.saving import load_model
+
+    if weights is None:
+        shipped = weight_sets.names("capsnet")
+        if not shipped:
+            return None
+        return models.capsnet(weights=shipped[0], compile=False), f"weight set '{shipped[0]}'"
+    path = Path(weights)
+    model = (load_model(path) if path.suffix == ".keras"
+             else models.capsnet(weights=path, compile=False))
+    return model, path.name
+
+
+def capsnet_perturbation_figure(model, images: np.ndarray, labels: np.ndarray,
+                                source: str = "") -> Figure:
+    """The paper's Fig. 4 for `images`: row d of a digit's panel decodes its capsule (of class
+    `labels`) with dimension d moved by −0.25 .. 0.25 in steps of 0.05 (`model.perturb`); the
+    middle column is the plain reconstruction."""
+    from keras_history.models.convolutional.capsnet import PERTURBATIONS
+
+    tweaked = model.perturb(images, labels)  # (N, 16, 11, h, w, c)
+    count, dims, steps, height, width = tweaked.shape[:5]
+    gap = 2
+    # About one pixel of the PNG per pixel of the images: 16 rows of 30 pixels, 6 in at DPI.
+    fig, axes = plt.subplots(1, count, figsize=(4.9 * count, 8.0), squeeze=False)
+    for ax, panel, label in zip(axes[0], tweaked[..., 0], labels):
+        mosaic = np.ones((dims * (height + gap) - gap, steps * (width + gap) - gap))
+        for d in range(dims):
+            for k in range(steps):
+                mosaic[d * (height + gap):d * (height + gap) + height,
+                       k * (width + gap):k * (width + gap) + width] = panel[d, k]
+        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_yticks([d * (height + gap) + height / 2 for d in range(dims)],
+                      [str(d + 1) for d in range(dims)], fontsize=6)
+        ax.set_xticks([k * (width + gap) + width / 2 for k in range(steps)],
+                      [f"{delta:+.2f}" if delta else "0" for delta in PERTURBATIONS],
+                      fontsize=6, rotation=90)
+        ax.set_ylabel("dimension of the digit capsule", fontsize=8)
+        ax.set_xlabel("added to that dimension", fontsize=8)
+        ax.set_title(f"a test digit {int(label)}, its capsule {int(label)}", fontsize=9)
+    steps_trained = (int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+                     if getattr(model, "optimizer", None) is not None else None)
+    trained = f", {steps_trained:,} training steps" if steps_trained else ""
+    fig.suptitle("CapsNet's dimensions (Sabour, Frosst & Hinton 2017, Fig. 4): one dimension "
+                 f"of the digit capsule tweaked, then decoded\n{source}{trained}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+@figure("capsnet")
+def capsnet_figure(options: Options) -> dict[str, Figure]:
+    """Fig. 4 from a trained CapsNet (`options.weights`, else a shipped set): two test
+    digits, each of their 16 capsule dimensions moved by −0.25 .. 0.25. Nothing is drawn
+    without trained weights: an untrained decoder draws noise."""
+    trained = _trained_capsnet(options.weights)
+    if trained is None:
+        return {}
+    model, source = trained
+    if options.data:
+        _, (x_test, y_test) = datasets.mnist.load_data(options.data)
+    else:
+        _, (x_test, y_test) = datasets.mnist.load_sample()
+    _, first = np.unique(y_test, return_index=True)  # the first test digit of each class
+    chosen = np.sort(first)[:2]
+    return {"capsnet_dimensions": capsnet_perturbation_figure(
+        model, x_test[chosen], y_test[chosen], f"the model: {source}")}
+
+
+@figure("rcnn")
+def rcnn_figure(options: Options) -> dict[str, Figure]:
+    """R-CNN's detections on canvases of test digits: the tour's recipe (pre-training on the
+    digits, 16 fine-tuning batches, SVMs and box regressors on 32 canvases), or with
+    `quick` a few steps; each canvas with its ground truth (dashed) and its five
+    best-scoring detections (solid, class and SVM score)."""
+    from keras_history import metrics
+
+    if not models.proposals_available():
+        return {}
+    if options.data:
+        (x, y), (x_test, y_test) = datasets.mnist.load_data(options.data)
+    else:
+        (x, y), (x_test, y_test) = datasets.mnist.load_sample()
+    sizes = (6, 3, 4, 500) if options.quick else (*tour.RCNN_CANVASES, tour.RCNN_BATCHES,
+                                                   len(x))
+    make = datasets.mnist_detection.make_canvases
+    train = make(x, y, sizes[0], seed=options.seed)
+    canvases, truth, labels = make(x_test, y_test, sizes[1], seed=options.seed + 1)
+    model = models.rcnn(seed=options.seed)
+    model.pretrain(x[:sizes[3]], y[:sizes[3]], epochs=options.epochs or 1, batch_size=32,
+                   verbose=0)
+    model.train_detector(*train, batches=sizes[2], seed=options.seed)
+    boxes, scores, found = model.detect(canvases)
+    score = metrics.mean_average_precision(boxes, scores, found, truth, labels)
+    shown = min(4, len(canvases))
+    fig, axes = plt.subplots(1, shown, figsize=(2.6 * shown, 3.0))
+    for ax, image, box, score_row, label, true_box in zip(np.atleast_1d(axes), canvases, boxes,
+                                                          scores, found, truth):
+        ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
+        for x1, y1, x2, y2 in true_box:
+            ax.add_patch(patches.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ls="--",
+                                           lw=1, ec="#4aa3ff"))
+        for (x1, y1, x2, y2), value, k in list(zip(box, score_row, label))[:5]:
+            ax.add_patch(patches.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, lw=1.5,
+                                           ec="#ffb000"))
+            ax.text(x1, y1 - 1, f"{k} {value:.1f}", color="#ffb000", fontsize=8,
+                    va="bottom")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    quick = " (quick: a few steps)" if options.quick else ""
+    fig.suptitle(f"R-CNN on {len(canvases)} canvases of MNIST test digits: mAP {score:.2f} "
+                 f"(VOC, IoU 0.5){quick}\ndashed: ground truth; solid: each canvas's five "
+                 "best-scoring detections (class, SVM score)", fontsize=9)
+    fig.tight_layout()
+    return {"rcnn_detections": fig}
 
 
 def save(names: Iterable[str], folder: str | os.PathLike, **options) -> list[Path]:

@@ -1,4 +1,7 @@
-"""Scores for generative models: the Gaussian Parzen-window log-likelihood.
+"""Scores: the Gaussian Parzen-window log-likelihood (GANs), and VOC's mean average
+precision for detectors (R-CNN; `mean_average_precision`, at the end).
+
+The Parzen-window log-likelihood:
 
 Goodfellow et al. (2014) could not compute their GAN's likelihood, so they
 estimated it the way Breuleux, Bengio and Vincent (2011) did: put an
@@ -134,4 +137,140 @@ def parzen_log_likelihood(samples, test, validation_images=None, sigma: float | 
                         float(sigma), scores)
 
 
-__all__ = ["SIGMAS", "ParzenResult", "parzen_log_densities", "parzen_log_likelihood"]
+__all__ = ["SIGMAS", "ParzenResult", "average_precision", "box_iou", "mean_average_precision",
+           "parzen_log_densities", "parzen_log_likelihood"]
+
+
+# --- Detection: PASCAL VOC's average precision -----------------------------------------------
+
+VOC_IOU = 0.5  # a detection is right when its box overlaps a ground truth's by at least this
+INTERPOLATIONS = ("11point", "all")  # VOC 2007's 11 recall levels; VOC 2010 on: every point
+
+
+def box_iou(boxes, others) -> np.ndarray:
+    """Intersection over union of every pair: boxes (A, 4) × others (B, 4) → (A, B).
+
+    Boxes are pixel edges (x1, y1, x2, y2), x2 and y2 exclusive, so a box's
+    area is (x2 − x1)·(y2 − y1) (VOC's devkit counts inclusive pixels, +1).
+    """
+    a = np.asarray(boxes, "float64").reshape(-1, 4)
+    b = np.asarray(others, "float64").reshape(-1, 4)
+    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def _per_image(values, name: str, images: int, width: int | None) -> list[np.ndarray]:
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        values = list(values)
+    if not isinstance(values, (list, tuple)) or len(values) != images:
+        length = len(values) if hasattr(values, "__len__") else "?"
+        raise ValueError(f"`{name}` must be a list with one array per image ({images}), got "
+                         f"{type(values).__name__} of length {length}.")
+    arrays = []
+    for number, value in enumerate(values):
+        array = np.asarray(value, "float64")
+        array = array.reshape(-1, width) if width else array.reshape(-1)
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"`{name}[{number}]` holds NaN or infinite values.")
+        arrays.append(array)
+    return arrays
+
+
+def _matches(boxes, scores, labels, true_boxes, true_labels, label: int, iou_threshold: float):
+    """(scores, is-true-positive) of every detection of `label`, best first, and the number
+    of ground truths of `label`: VOC's greedy matching (each truth matched at most once, by
+    the highest-scoring detection that overlaps it by `iou_threshold` or more)."""
+    found, hits = [], []
+    detections = [(s, image, k) for image, (sc, lb) in enumerate(zip(scores, labels))
+                  for k, s in enumerate(sc) if lb[k] == label]
+    detections.sort(key=lambda d: -d[0])  # stable: ties keep image order
+    truths = [tb[tl == label] for tb, tl in zip(true_boxes, true_labels)]
+    count = sum(len(t) for t in truths)
+    taken = [np.zeros(len(t), bool) for t in truths]
+    for score, image, k in detections:
+        overlaps = box_iou(boxes[image][k], truths[image])[0]
+        best = int(np.argmax(overlaps)) if len(overlaps) else -1
+        hit = best >= 0 and overlaps[best] >= iou_threshold and not taken[image][best]
+        if hit:
+            taken[image][best] = True
+        found.append(score)
+        hits.append(hit)
+    return np.array(found), np.array(hits, bool), count
+
+
+def average_precision(recall, precision, interpolation: str = "11point") -> float:
+    """VOC's AP from a ranked list's recall and precision after each detection.
+
+    "11point" (VOC 2007, the R-CNN paper's numbers): the mean over recall
+    levels t = 0, 0.1, ..., 1 of the highest precision at recall >= t (0 where
+    none). "all" (VOC 2010 on): the area under the precision envelope, every
+    recall step counted.
+    """
+    recall, precision = np.asarray(recall, "float64"), np.asarray(precision, "float64")
+    if interpolation == "11point":
+        return float(np.mean([precision[recall >= t].max() if np.any(recall >= t) else 0.0
+                              for t in np.linspace(0, 1, 11)]))
+    r = np.concatenate([[0.0], recall, [1.0]])
+    p = np.concatenate([[0.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]  # the envelope: best precision further right
+    steps = np.nonzero(r[1:] != r[:-1])[0]
+    return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
+
+
+def mean_average_precision(boxes, scores, labels, true_boxes, true_labels,
+                           iou_threshold: float = VOC_IOU, interpolation: str = "11point",
+                           per_class: bool = False):
+    """PASCAL VOC's mean average precision of a detector over a set of images.
+
+    Args:
+        boxes, scores, labels: the detections, one array per image: boxes (K, 4)
+            as pixel edges (x1, y1, x2, y2), scores (K,), class ids (K,).
+            `model.detect(images)` of `models.rcnn` returns exactly these.
+        true_boxes, true_labels: the ground truth, one array per image (as
+            `datasets.mnist_detection` returns them).
+        iou_threshold: overlap a detection needs with an unmatched ground truth
+            of its class to count as right (VOC: 0.5). A second detection of
+            the same object is a false positive.
+        interpolation: "11point" (default: VOC 2007's devkit, which the R-CNN
+            paper's 54.2 and 58.5 mAP used) or "all" (VOC 2010 on).
+        per_class: also return {class id: AP}.
+
+    Returns:
+        The mean of the classes' APs over the classes that have ground truth
+        (a class with detections but no ground truth is left out, as VOC has none),
+        and with `per_class` the dict too.
+    """
+    images = len(true_boxes) if hasattr(true_boxes, "__len__") else -1
+    if images < 1:
+        raise ValueError("`true_boxes` must be a non-empty list with one (K, 4) array per image.")
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"`interpolation` must be one of {INTERPOLATIONS}, got {interpolation!r}.")
+    if not (isinstance(iou_threshold, (int, float)) and 0 < iou_threshold <= 1):
+        raise ValueError(f"`iou_threshold` must be in (0, 1], got {iou_threshold!r}.")
+    boxes = _per_image(boxes, "boxes", images, 4)
+    scores = _per_image(scores, "scores", images, None)
+    labels = _per_image(labels, "labels", images, None)
+    true_boxes = _per_image(true_boxes, "true_boxes", images, 4)
+    true_labels = _per_image(true_labels, "true_labels", images, None)
+    for name, first, second in (("scores", scores, boxes), ("labels", labels, boxes),
+                                ("true_labels", true_labels, true_boxes)):
+        for number, (a, b) in enumerate(zip(first, second)):
+            if len(a) != len(b):
+                raise ValueError(f"`{name}[{number}]` has {len(a)} entries for {len(b)} boxes: "
+                                 "one per box.")
+    precisions = {}
+    for label in sorted({int(v) for t in true_labels for v in t}):
+        _, hits, count = _matches(boxes, scores, labels, true_boxes, true_labels, label,
+                                  iou_threshold)
+        true_positives = np.cumsum(hits)
+        recall = true_positives / count
+        precision = true_positives / np.arange(1, len(hits) + 1)
+        precisions[label] = average_precision(recall, precision, interpolation) if len(hits) \
+            else 0.0
+    mean = float(np.mean(list(precisions.values())))
+    return (mean, precisions) if per_class else mean

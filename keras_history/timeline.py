@@ -66,6 +66,8 @@ TIMELINE: tuple[Milestone, ...] = tuple(Milestone(*row) for row in (
      "Initialisation and rectifiers (deep MLP)", "deep.init"),
     ("alexnet", 2012, "Krizhevsky, Sutskever & Hinton", "AlexNet (ImageNet, two GPUs)",
      "convolutional.alexnet"),
+    ("rcnn", 2014, "Girshick, Donahue, Darrell & Malik", "R-CNN (regions with CNN features)",
+     "convolutional.rcnn"),
     ("vgg16", 2014, "Simonyan & Zisserman", "VGG16 (very deep 3×3 convnet)", "convolutional.vgg"),
     ("gan", 2014, "Goodfellow et al.", "Generative adversarial nets", "generative.gan"),
     ("dropout_mlp", 2014, "Srivastava, Hinton, Krizhevsky, Sutskever & Salakhutdinov",

@@ -121,6 +121,8 @@ CASES = {
     # replica (tests/test_determinism.py shifts).
     "capsnet": (dict(conv_filters=16, primary_channels=4, shift=0, seed=1),
                 lambda: _padded_digits(28), dict(batch_size=8)),
+    # R-CNN's window classifier (the detector's other stages: tests/test_rcnn.py).
+    "rcnn": (dict(seed=1), _digits, dict(batch_size=16)),
 }
 
 

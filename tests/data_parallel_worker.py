@@ -121,6 +121,22 @@ def cases_on(engine: str) -> list[str]:
     return names if EVERY_BACKEND else names[("jax", "tensorflow").index(engine)::2]
 
 
+# Several processes add only the collectives between them to what one process over two
+# devices checks (the same step, the same batches): CI runs one case of each kind there.
+# Each: a rule model, an online sequence model, batch statistics, and a convnet (JAX) or
+# the GAN's two nets (TensorFlow, whose pair of workers per case costs a minute).
+ACROSS_PROCESSES = {
+    "jax": ["least_squares", "elman_rnn", "resnet", "lenet5"],
+    "tensorflow": ["perceptron", "lstm_1997", "batch_norm_mlp", "gan"],
+}
+
+
+def cases_across_processes(engine: str) -> list[str]:
+    """The cases checked with two processes on `engine`: a sample of `cases_on(engine)`, one
+    of each kind (the suite's time budget); KERAS_HISTORY_EVERY_BACKEND=1 checks them all."""
+    return cases_on(engine) if EVERY_BACKEND else ACROSS_PROCESSES[engine]
+
+
 def main_process(path: str, process: int, processes: int, port: int, names: list[str]) -> None:
     """One of `processes` JAX processes: every process trains each case data-parallel on its
     share of the global batches; process 0 also trains it alone and writes the comparison."""

@@ -73,6 +73,11 @@ EXPECT["lenet5"] = EXPECT["mnist_convnet"]  # the same images and labels, the sa
 EXPECT["dropout_mlp"] = EXPECT["batch_norm_mlp"] = EXPECT["mnist_convnet"]  # MNIST MLPs
 EXPECT["deep_mlp"] = EXPECT["deep_belief_net"] = EXPECT["mnist_convnet"]
 EXPECT["capsnet"] = EXPECT["mnist_convnet"]  # digit capsules: MNIST's images and labels
+# R-CNN's CNN: warped 28 × 28 windows, 10 digit classes and background (class 10).
+EXPECT["rcnn"] = {**EXPECT["mnist_convnet"], "y": CLASS_IDS.replace("10", "11"),
+                  "high": (11, r"class ids in 0\.\.10"), "low": (-1, r"class ids in 0\.\.10"),
+                  # (N, 10) rows are not its one-hot (N, 11): a shape error.
+                  "one_hot": (ValueError, r"one-hot of shape \(N, 11\), got shape")}
 
 
 def test_every_milestone_has_expectations():
@@ -214,14 +219,14 @@ def test_bad_data_is_refused_before_training(name, subtests):
             refuse(model, *transform(x, y), error, pattern)
 
 
-def test_a_lazily_built_model_stays_unbuilt_after_refusing(subtests):
-    for name in NAMES:
-        with subtests.test(name=name):
-            model, x, y, fit_options = make(name, fit=False)
-            refuse(model, with_value(x, 0, np.nan), y, ValueError, NON_FINITE)
-            if not model.built:
-                model.fit(x, y, epochs=1, verbose=0, **fit_options)  # good data still trains
-                assert model.built
+# The refusal comes before any backend work: each milestone on one backend (cases.turn_of).
+@pytest.mark.parametrize("name", in_turn(NAMES))
+def test_a_lazily_built_model_stays_unbuilt_after_refusing(name):
+    model, x, y, fit_options = make(name, fit=False)
+    refuse(model, with_value(x, 0, np.nan), y, ValueError, NON_FINITE)
+    if not model.built:
+        model.fit(x, y, epochs=1, verbose=0, **fit_options)  # good data still trains
+        assert model.built
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -247,7 +252,8 @@ def test_predict_evaluate_and_validation_data_are_checked_too(name):
 
 # Trained by backpropagation on a weighted loss (`ImageClassifier`), not a historical rule.
 BACKPROP = {"mnist_convnet", "deep_mlp", "alexnet", "vgg16", "resnet50", "resnet", "vgg_like",
-            "tutorial_net", "dropout_mlp", "batch_norm_mlp", "deep_belief_net", "capsnet"}
+            "tutorial_net", "dropout_mlp", "batch_norm_mlp", "deep_belief_net", "capsnet",
+            "rcnn"}
 
 
 def test_rule_models_refuse_sample_and_class_weights():
@@ -331,6 +337,7 @@ BAD_OPTIONS = [
     ("primary_channels", 1.5, {}, ValueError, "`primary_channels` must be an integer >= 1"),
     ("shift", -1, {}, ValueError, "`shift` must be an integer >= 0"),
     ("reconstruction", "yes", {}, ValueError, "`reconstruction` must be True or False"),
+    ("context", -1, {}, ValueError, "`context` must be an integer >= 0"),
 ]
 
 
@@ -488,22 +495,22 @@ def class_names(config):
 
 # A fresh model's optimizer is built by `compile_from_config`: Keras notes it skips
 # the saved (unbuilt) optimizer's variables, which hold nothing yet.
+# A model file's config is the same from every backend: each milestone on one (turn_of).
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
-def test_every_model_loads_in_safe_mode_and_holds_no_code(subtests, tmp_path):
-    for name in NAMES:
-        with subtests.test(name=name):
-            model, _, _, _ = built(name)
-            path = tmp_path / f"{name}.keras"
-            model.save(path)
-            with zipfile.ZipFile(path) as archive:
-                assert sorted(archive.namelist()) == ["config.json", "metadata.json",
-                                                      "model.weights.h5"]
-                config = json.loads(archive.read("config.json"))
-            assert not UNSAFE & set(class_names(config))
-            loaded = keras.models.load_model(path, safe_mode=True)
-            assert type(loaded) is type(model)
-            for ours, theirs in zip(state(model), state(loaded), strict=True):
-                np.testing.assert_array_equal(ours, theirs)
+@pytest.mark.parametrize("name", in_turn(NAMES))
+def test_every_model_loads_in_safe_mode_and_holds_no_code(name, tmp_path):
+    model, _, _, _ = built(name)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["config.json", "metadata.json",
+                                              "model.weights.h5"]
+        config = json.loads(archive.read("config.json"))
+    assert not UNSAFE & set(class_names(config))
+    loaded = keras.models.load_model(path, safe_mode=True)
+    assert type(loaded) is type(model)
+    for ours, theirs in zip(state(model), state(loaded), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 def rewrite(source, target, edit):

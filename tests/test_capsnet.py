@@ -219,3 +219,21 @@ def test_bad_inputs_and_options_are_refused(small):
     # The other options' ranges: tests/test_bad_input.py's table.
     with pytest.raises(ValueError, match=r"`input_shape` must be at least 17×17"):
         models.capsnet(input_shape=(16, 16, 1))
+
+
+# An untrained net's optimizer has no state yet; Keras says so when the file is loaded.
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+def test_figure_4_is_drawn_only_from_trained_weights(small, tmp_path):
+    figures = pytest.importorskip("keras_history.figures")
+    from keras_history import weights
+
+    if not weights.names("capsnet"):  # no shipped set: an untrained decoder draws noise
+        assert figures.FIGURES["capsnet"](figures.Options()) == {}
+    path = tmp_path / "capsnet.keras"
+    small.save(path)  # as scripts/benchmark_capsnet.py checkpoints it
+    drawn = figures.FIGURES["capsnet"](figures.Options(weights=str(path)))
+    assert list(drawn) == ["capsnet_dimensions"]
+    panels = [ax for ax in drawn["capsnet_dimensions"].axes if ax.images]
+    assert len(panels) == 2  # two test digits, each 16 dimensions × 11 steps of 28 × 28
+    assert panels[0].images[0].get_array().shape == (16 * 30 - 2, 11 * 30 - 2)
+    figures.plt.close(drawn["capsnet_dimensions"])

@@ -33,12 +33,13 @@ UNSEEDED = {"perceptron": dict(seed=None), "backprop_mlp": dict(seed=None),
             "lstm_1997": dict(seed=None), "lenet5": dict(seed=None), "deep_mlp": dict(seed=None),
             "vgg_like": dict(dropout_rate=0.5, conv_dropout_rate=0.25),
             "dropout_mlp": dict(seed=None, dropout=True), "batch_norm_mlp": dict(seed=None),
-            "deep_belief_net": dict(seed=None), "capsnet": dict(seed=None, shift=2)}
+            "deep_belief_net": dict(seed=None), "capsnet": dict(seed=None, shift=2),
+            "rcnn": dict(seed=None)}
 # Models whose initial weights are random draws.
 RANDOM_INIT = ("perceptron", "backprop_mlp", "mnist_convnet", "alexnet", "vgg16", "resnet50",
                "resnet", "gan", "elman_rnn", "lstm_1997",
                "lenet5", "shallow_net", "vgg_like", "tutorial_net", "deep_mlp",
-               "dropout_mlp", "batch_norm_mlp", "deep_belief_net", "capsnet")
+               "dropout_mlp", "batch_norm_mlp", "deep_belief_net", "capsnet", "rcnn")
 
 
 def trained(name: str, seed: int) -> list[np.ndarray]:

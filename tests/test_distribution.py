@@ -2,9 +2,10 @@
 
 Every milestone's case (but ResNet-50's, docs) is trained over the same global
 batches on one device and data-parallel, and must end with the same state and
-logs, within TOLERANCE (float32 summation order: docs/distribution.md). Each case
-is checked on one of the two engines (`cases_on`: half the milestones each, for
-the suite's time budget; KERAS_HISTORY_EVERY_BACKEND=1 checks all on both):
+logs, within TOLERANCE (float32 summation order: docs/distribution.md). For the
+suite's time budget each case is checked on one of the two engines (`cases_on`:
+half the milestones each) and two processes train a case of each kind
+(`cases_across_processes`); KERAS_HISTORY_EVERY_BACKEND=1 checks all on both:
 
 - one process, two devices: JAX's `keras.distribution.DataParallel` over two
   forced host devices, TensorFlow's `MirroredStrategy` over two logical CPUs;
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import keras
 import pytest
-from data_parallel_worker import KILL_EPOCH, cases_on
+from data_parallel_worker import KILL_EPOCH, cases_across_processes, cases_on
 
 TESTS = Path(__file__).resolve().parent
 # Largest difference allowed, relative to each variable's and log's largest magnitude
@@ -109,8 +110,8 @@ def _finish(workers: list[subprocess.Popen], timeout: float) -> list[str]:
             worker.kill()
 
 
-# Several processes: every milestone, each process feeding its share of every global batch.
-ACROSS_PROCESSES = cases_on("jax")
+# Several processes, each feeding its share of every global batch: a case of each kind.
+ACROSS_PROCESSES = cases_across_processes("jax")
 
 
 @on_jax
@@ -156,7 +157,7 @@ def _tf_job(result, names: list[str], *options: str) -> tuple[list, list[str]]:
 # One pair of workers per milestone: a worker process that trains several models under
 # MultiWorkerMirroredStrategy crashes more often in TensorFlow 2.21, after 2 to 8 of them.
 @on_tensorflow
-@pytest.mark.parametrize("name", cases_on("tensorflow"))
+@pytest.mark.parametrize("name", cases_across_processes("tensorflow"))
 def test_two_tensorflow_workers_train_as_one_device(tmp_path, name):
     workers, errors = _tf_job(tmp_path / "result.json", [name])
     assert [w.returncode for w in workers] == [0, 0], errors[0][-2000:] + errors[1][-2000:]

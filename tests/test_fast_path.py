@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from cases import home_only
 
 from keras_history import models
 from keras_history.datasets import mnist
@@ -17,6 +18,8 @@ def mixed_bfloat16():
     keras.mixed_precision.set_global_policy("float32")
 
 
+# Keras's one mixed-precision policy on every backend; the GPU setting runs through JAX.
+@home_only("jax")
 def test_convnet_trains_in_mixed_bfloat16_at_a_large_batch(mixed_bfloat16):
     (x, y), (x_test, y_test) = mnist.load_sample()
     model = models.mnist_convnet()

@@ -83,7 +83,7 @@ RUNS_ON = {
     "elman_rnn": TF, "lstm_1997": TF, "deep_mlp": TF, "vgg16": TF, "resnet50": TF,
     "lenet5": TORCH, "deep_belief_net": TORCH, "alexnet": TORCH, "gan": TORCH,
     "dropout_mlp": TORCH, "batch_norm_mlp": TORCH, "resnet": TORCH, "vgg_like": TORCH,
-    "mnist_convnet": TORCH, "tutorial_net": TORCH, "capsnet": TF,
+    "mnist_convnet": TORCH, "tutorial_net": TORCH, "capsnet": TF, "rcnn": TF,
     "saving": ("tensorflow", "torch"),
 }
 

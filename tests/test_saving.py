@@ -324,9 +324,9 @@ def test_the_export_check_catches_a_different_model(exported):
         check_savedmodel(built(model, x), folder)
 
 
-# ONNX and LiteRT: every milestone on TensorFlow; on JAX and PyTorch, which write
-# them through a TensorFlow subprocess, the convnet (the model with uint8 inputs).
-RUNTIME_NAMES = NAMES if BACKEND == "tensorflow" else ["mnist_convnet"]
+# ONNX and LiteRT (on JAX and PyTorch written through a TensorFlow subprocess): each
+# milestone on its turn's backend, and the convnet, the model with uint8 inputs, on all.
+RUNTIME_NAMES = [name for name in NAMES if name == "mnist_convnet" or runs_here(turn_of(name))]
 SUFFIXES = {"onnx": "onnx", "litert": "tflite"}
 
 

@@ -32,6 +32,7 @@ HOME = {
     "vgg_like": ("tensorflow",),  # JAX ~80 s, PyTorch ~100 s
     "tutorial_net": ("jax",),  # 1,000 batches of 4: TensorFlow ~30 s, PyTorch ~180 s
     "capsnet": ("tensorflow",),  # 125 batches of 32: TensorFlow ~20 s, JAX ~40 s, PyTorch ~170 s
+    "rcnn": ("tensorflow",),  # pre-training, 16 fine-tuning batches: JAX ~60 s, PyTorch ~115 s
 }
 
 

@@ -4,14 +4,15 @@ recurrent nets.
 Everything here is returned as NumPy arrays `(x, y)` with float32 features
 and targets of shape (samples, 1), ready for `model.fit(x, y)`; the sequence
 tasks (`reber`, `adding`) give (samples, steps, features) sequences padded with
-all-zero steps at their end.
+all-zero steps at their end; `mnist_detection` gives canvases of digits with their
+boxes and classes (R-CNN's data).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from keras_history.datasets import adding, fashion_mnist, idx, mnist, reber
+from keras_history.datasets import adding, fashion_mnist, idx, mnist, mnist_detection, reber
 from keras_history.datasets.planar import flower, playground
 
 # Price of wheat per kg and the average price of bread, from the linear-regression snippet.
@@ -47,5 +48,5 @@ def logic_gate(name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-__all__ = ["adding", "fashion_mnist", "flower", "idx", "logic_gate", "mnist", "playground",
-           "reber", "wheat_and_bread"]
+__all__ = ["adding", "fashion_mnist", "flower", "idx", "logic_gate", "mnist", "mnist_detection",
+           "playground", "reber", "wheat_and_bread"]
