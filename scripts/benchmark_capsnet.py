@@ -103,15 +103,7 @@ def versions(backend: str) -> str:
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.machine()}, {os.cpu_count()} CPUs ({model})"
+    return f"{platform.machine()}, {os.cpu_count()} CPUs"
 
 
 def _number(value) -> float:

@@ -8,6 +8,8 @@ training are in the cross-cutting test files, through tests/cases.py.)
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -21,16 +23,21 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def lstm_reference(layer, x):
-    """The 1997 equations, written out in NumPy for one unpadded batch."""
-    kernel, recurrent = numpy(layer.kernel), numpy(layer.recurrent_kernel)
-    gate_bias = numpy(layer.gate_bias)
+def lstm_reference(layer, x, weights=None):
+    """The 1997 equations, written out in NumPy for one unpadded batch (in float64
+    with `weights`, a dict of the layer's weights by attribute name)."""
+    weights = weights or {name: numpy(getattr(layer, name)) for name in (
+        "kernel", "recurrent_kernel", "gate_bias") + (("cell_input_bias",) * layer.cell_bias)}
+    kernel, recurrent = weights["kernel"], weights["recurrent_kernel"]
+    gate_bias = weights["gate_bias"]
+    cell_bias = weights.get("cell_input_bias", 0.0)
     cells, blocks, size = layer.cells, layer.blocks, layer.cells_per_block
     state = np.zeros((len(x), cells))
-    fed_back = np.zeros((len(x), layer.feedback))
+    fed_back = np.full((len(x), layer.feedback), layer.initial_activation)
     states, outputs = [], []
     for t in range(x.shape[1]):
         net = x[:, t] @ kernel + fed_back @ recurrent
+        net[:, :cells] += cell_bias
         gates = sigmoid(net[:, cells:] + gate_bias)
         y_in = np.repeat(gates[:, :blocks], size, axis=1)
         y_out = np.repeat(gates[:, blocks:2 * blocks], size, axis=1)
@@ -57,6 +64,65 @@ def test_lstm_cell_follows_the_1997_equations(forget_gate):
     # The fixed output gate biases; the input gate ones were drawn in [-0.2, 0.2].
     np.testing.assert_array_equal(numpy(layer.gate_bias)[2:4], [-1.0, -2.0])
     assert np.all(np.abs(numpy(layer.gate_bias)[:2]) <= 0.2)
+
+
+def test_the_simulator_s_net_starts_its_fed_back_activations_at_one_half():
+    # Hochreiter's simulator (lstm.c, reset_net()): activations 0.5, states 0, cells biased.
+    layer = layers.LSTM1997(blocks=2, cells_per_block=2, seed=4, cell_bias=True,
+                            initial_activation=0.5)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 5, 4)).astype("float32")
+    cell_outputs = numpy(layer(x))
+    outputs, states = lstm_reference(layer, x)
+    np.testing.assert_allclose(cell_outputs, outputs, atol=1e-5)
+    zero_start = lstm_reference(layers.LSTM1997.from_config(
+        {**layer.get_config(), "initial_activation": 0.0}), x, {
+            name: numpy(getattr(layer, name)) for name in (
+                "kernel", "recurrent_kernel", "gate_bias", "cell_input_bias")})[0]
+    assert not np.allclose(zero_start[:, 0], outputs[:, 0], atol=1e-3)
+
+
+def test_the_reber_nets_gate_biases_are_table_10_s():
+    # Table 10, Experiment 1: input gate biases "r" (random in [-0.1, 0.1]), output gate
+    # biases -1, -2, -3 (3 blocks x 2 cells) and -1, -2, -3, -4 (4 x 1), the rest of the
+    # weights in [-0.2, 0.2].
+    for blocks, size in ((3, 2), (4, 1)):
+        biases = numpy(models.lstm_1997(blocks=blocks, cells_per_block=size, seed=0,
+                                        compile=False).recurrent.gate_bias)
+        np.testing.assert_array_equal(biases[blocks:], -np.arange(1.0, blocks + 1))
+        assert np.all(np.abs(biases[:blocks]) <= 0.1) and np.all(biases[:blocks] != 0)
+    # "random" spans [-0.1, 0.1]; None, the earlier default, [-0.2, 0.2].
+    for option, limit in (("random", 0.1), (None, 0.2)):
+        many = layers.LSTM1997(blocks=400, cells_per_block=1, input_gate_bias=option, seed=0)
+        many.build((None, None, 2))
+        drawn = numpy(many.gate_bias)[:400]
+        assert limit * 0.95 < np.max(np.abs(drawn)) <= limit
+    # The simulator's offsets: the given biases added to values drawn from [-0.2, 0.2].
+    plain, offset = (layers.LSTM1997(blocks=3, output_gate_bias=[-1.0, -2.0, -3.0],
+                                     input_gate_bias="random", seed=3, offset_gate_bias=on)
+                     for on in (False, True))
+    drawn = layers.LSTM1997(blocks=3, seed=3)
+    for layer in (plain, offset, drawn):
+        layer.build((None, None, 7))
+    np.testing.assert_allclose(numpy(offset.gate_bias),
+                               numpy(drawn.gate_bias) + [0, 0, 0, -1, -2, -3], atol=1e-6)
+    np.testing.assert_allclose(numpy(plain.gate_bias),
+                               numpy(drawn.gate_bias) * [0.5, 0.5, 0.5, 0, 0, 0]
+                               - [0, 0, 0, 1, 2, 3],
+                               atol=1e-6)
+
+
+def test_simulator_details_are_selected_one_by_one_or_all_together():
+    nets = {name: models.LongShortTermMemory(seed=0, simulator=option) for name, option in (
+        ("paper", False), ("reset", ["reset_half"]), ("bias", "bias_unit"), ("all", True))}
+    for net in nets.values():
+        net.recurrent.build((None, None, 7))
+    # The layer's weights and the 6 x 7 output weights: 276, or 282 with the cells' biases.
+    assert [net.recurrent.count_params() + 42 for net in nets.values()] == [276, 276, 282, 282]
+    assert [net.recurrent.initial_activation for net in nets.values()] == [0, 0.5, 0, 0.5]
+    assert [net.recurrent.offset_gate_bias for net in nets.values()] == [0, 0, 0, 1]
+    assert nets["all"].simulator == ("reset_half", "bias_unit", "bias_offsets")
+    with pytest.raises(ValueError, match="`simulator` must be True, False, or some of"):
+        models.LongShortTermMemory(simulator=["reset"])
 
 
 def test_elman_layer_copies_its_hidden_layer_into_the_context():
@@ -158,8 +224,11 @@ def test_the_update_is_the_learning_rate_times_the_sequence_gradient():
 def test_the_real_time_gradient_summed_over_a_sequence_is_the_truncated_gradient(net):
     # update="step" computes the truncated gradient forwards, one step at a time; at fixed
     # weights its steps add up to what backpropagation through the truncated graph gives.
+    # (The Reber net with the simulator's details, fed-back activations starting at 0.5 and
+    # biased cells; the plain net's real-time gradient is checked against finite differences
+    # in test_the_update_is_the_gradient_of_half_the_summed_squared_error.)
     if net == "reber":
-        model = models.lstm_1997(seed=1, update="step")
+        model = models.lstm_1997(seed=1, update="step", simulator=True)
         (x, y), _ = reber.load_data(train=1, test=1, seed=3)
     else:  # answered at the last step only, with cell and output biases
         model = models.lstm_1997(blocks=2, input_features=2, units=1, return_sequences=False,
@@ -173,6 +242,56 @@ def test_the_real_time_gradient_summed_over_a_sequence_is_the_truncated_gradient
     for name, grad in zip(weights, grads):
         np.testing.assert_allclose(numpy(summed[name]), grad, rtol=1e-4, atol=1e-8,
                                    err_msg=name)
+
+
+def _error(model, weights, x, y):
+    """The paper's E = ½ Σ_t Σ_k (target − output)², in float64 NumPy, summed over the
+    sequences of x (unpadded, the same length)."""
+    y_c = lstm_reference(model.recurrent, x.astype("float64"), weights)[0]
+    output = sigmoid(y_c @ weights["output_kernel"])
+    return 0.5 * np.sum((y - output) ** 2)
+
+
+@pytest.mark.parametrize("update", ["sequence", "bptt", "step", "batch"])
+def test_the_update_is_the_gradient_of_half_the_summed_squared_error(update):
+    # Appendix A, eqs. 19-22: the gradient of ½ Σ (t − y)² summed over the 7 outputs and
+    # over time, no mean, whatever the update (per string, per step, per batch) or the
+    # gradient. With the fed-back weights at 0 the truncated gradient is the full one, so
+    # finite differences of E pin its scale.
+    strings = 2 if update == "batch" else 1
+    (x, y), _ = reber.load_data(train=12, test=1, seed=0)
+    lengths = np.sum(np.any(x != 0, axis=-1), axis=1)
+    rows = np.flatnonzero(lengths == lengths.min())[:strings]  # the shortest strings
+    assert len(rows) == strings
+    x, y = x[rows, :lengths.min()], y[rows, :lengths.min()]
+    model = models.lstm_1997(blocks=2, cells_per_block=1, learning_rate=0.1, seed=0,
+                             gradient="bptt" if update == "bptt" else "truncated",
+                             update="sequence" if update == "bptt" else update)
+    model.recurrent.recurrent_kernel.assign(np.zeros(model.recurrent.recurrent_kernel.shape))
+    variables = {"kernel": model.recurrent.kernel, "recurrent_kernel":
+                 model.recurrent.recurrent_kernel, "gate_bias": model.recurrent.gate_bias,
+                 "output_kernel": model.output_kernel}
+    weights = {name: numpy(v).astype("float64") for name, v in variables.items()}
+    if update == "step":  # the real-time steps' gradients summed at fixed weights
+        _, summed, error = model.rtrl_sequence(keras.ops.convert_to_tensor(x[0]),
+                                               keras.ops.convert_to_tensor(y[0]), 0.0)
+        assert np.isclose(numpy(error), _error(model, weights, x, y), rtol=1e-5)
+        grads = {name: numpy(summed[key]) for name, key in (
+            ("kernel", "kernel"), ("recurrent_kernel", "recurrent"),
+            ("gate_bias", "gate_bias"), ("output_kernel", "output_kernel"))}
+    else:  # one update: w ← w − 0.1 · ∂E/∂w
+        model.fit(x, y, batch_size=strings, epochs=1, shuffle=False, verbose=0)
+        assert int(numpy(model.optimizer.iterations)) == 1
+        grads = {name: (weights[name] - numpy(v)) / 0.1 for name, v in variables.items()}
+    for name, weight in weights.items():  # central differences, every weight
+        expected = np.zeros_like(weight)
+        for index in np.ndindex(weight.shape):
+            up, down = ({**weights, name: weight.copy()} for _ in range(2))
+            up[name][index] += 1e-6
+            down[name][index] -= 1e-6
+            expected[index] = (_error(model, up, x, y) - _error(model, down, x, y)) / 2e-6
+        assert np.max(np.abs(expected)) > 1e-3, name
+        np.testing.assert_allclose(grads[name], expected, rtol=2e-3, atol=2e-5, err_msg=name)
 
 
 def test_update_step_changes_the_weights_after_every_step():
@@ -254,8 +373,9 @@ def test_bad_factory_options_are_named():
         (dict(update="epoch"), "`update` must be one of 'sequence', 'step'"),
         (dict(blocks=0), "`blocks` must be an integer >= 1"),
         (dict(cells_per_block=1.5), "`cells_per_block` must be an integer >= 1"),
-        (dict(output_gate_bias=[-1.0]), r"`output_gate_bias` must be None, a finite number "
-                                        r"or 3 finite numbers"),
+        (dict(output_gate_bias=[-1.0]), r"`output_gate_bias` must be None, 'random', a "
+                                        r"finite number or 3 finite numbers"),
+        (dict(input_gate_bias=np.zeros(3)), r"`input_gate_bias` must be None, 'random'"),
         (dict(input_features=0), "`input_features` must be an integer >= 1"),
     ]:
         with pytest.raises(ValueError, match=message):
@@ -328,6 +448,13 @@ def test_a_reloaded_lstm_keeps_its_configuration(tmp_path):
                              input_gate_bias=[-3.0, -6.0], seed=0)
     stepped = models.lstm_1997(update="step")
     assert keras.models.load_model(_saved(stepped, tmp_path)).update == "step"
+    simulated = models.LongShortTermMemory(seed=0, update="batch", output_gate_bias=-1.0,
+                                           simulator=["reset_half", "bias_offsets"])
+    config = keras.saving.serialize_keras_object(simulated)
+    rebuilt = keras.saving.deserialize_keras_object(json.loads(json.dumps(config)))
+    assert rebuilt.get_config() == simulated.get_config()
+    assert rebuilt.update == "batch" and rebuilt.simulator == ("reset_half", "bias_offsets")
+    assert rebuilt.recurrent.initial_activation == 0.5 and rebuilt.recurrent.offset_gate_bias
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
     assert loaded.get_config() == model.get_config()

@@ -22,15 +22,21 @@ def _h(state):
     return 2.0 * ops.sigmoid(state) - 1.0
 
 
-def _per_block(value, blocks: int, name: str) -> list[float] | None:
-    """A gate bias option as one float per block (None: drawn like the other weights)."""
-    if value is None:
-        return None
+RANDOM = "random"  # Table 10's "r": uniform in [-0.1, 0.1]
+RANDOM_LIMIT = 0.1
+WEIGHT_LIMIT = 0.2  # the other weights: uniform in [-0.2, 0.2]
+
+
+def _per_block(value, blocks: int, name: str) -> list[float] | str | None:
+    """A gate bias option as one float per block (None: drawn like the other weights;
+    "random": Table 10's "r", drawn from [-0.1, 0.1])."""
+    if value is None or (isinstance(value, str) and value == RANDOM):
+        return value
     values = [value] * blocks if validation.is_finite_number(value) else value
     ok = (isinstance(values, Sequence) and len(values) == blocks
           and all(validation.is_finite_number(v) for v in values))
-    validation.check_option(name, value, ok,
-                            f"None, a finite number or {blocks} finite numbers (one per block)")
+    validation.check_option(name, value, ok, f"None, {RANDOM!r}, a finite number or {blocks} "
+                            "finite numbers (one per block)")
     return [float(v) for v in values]
 
 
@@ -50,6 +56,9 @@ class LSTM1997(Recurrent):
     previous step's cell outputs and gate activations. Gates are biased;
     cells are biased only with `cell_bias=True` (the paper's Reber nets are
     not, its adding-problem net is). Weights start uniform in [-0.2, 0.2].
+    Every sequence starts with the cell states and the fed-back activations at
+    zero (`initial_activation=0.5` starts the fed-back activations at 0.5, as
+    Hochreiter's simulator does).
 
     With `truncate=True` (the paper's gradient) the fed-back activations are
     held constant for the gradient (`stop_gradient`): errors reaching the net
@@ -69,8 +78,18 @@ class LSTM1997(Recurrent):
         cells_per_block: cells sharing one pair of gates.
         input_gate_bias, output_gate_bias: initial gate biases, one number
             for every block or one per block; None draws them like the other
-            weights. Negative output gate biases were the paper's remedy for
-            the "abuse problem" (cells used as constant bias units early on).
+            weights, from [-0.2, 0.2]; `"random"` from [-0.1, 0.1] (the "r" of
+            the paper's Table 10). Negative output gate biases were the paper's
+            remedy for the "abuse problem" (cells used as constant bias units
+            early on).
+        offset_gate_bias: False (the paper's text): a number given for a gate
+            bias is its initial value. True (Hochreiter's simulator): it is
+            added to a value drawn like the other weights, from [-0.2, 0.2]
+            (None and `"random"` are then an offset of 0).
+        initial_activation: the value of every fed-back activation (cell
+            outputs and gates) at the start of a sequence: 0 (default), or
+            0.5 as in Hochreiter's simulator (`reset_net()`). The cell states
+            start at 0 either way.
         cell_bias: give the cell inputs a bias.
         forget_gate: add Gers et al.'s (2000) forget gate.
         forget_gate_bias: the forget gates' initial bias (positive: remember).
@@ -81,6 +100,7 @@ class LSTM1997(Recurrent):
     def __init__(self, blocks: int = 3, cells_per_block: int = 2,
                  input_gate_bias=None, output_gate_bias=None, cell_bias: bool = False,
                  forget_gate: bool = False, forget_gate_bias: float = 1.0,
+                 offset_gate_bias: bool = False, initial_activation: float = 0.0,
                  truncate: bool = True, seed: int | None = None, **kwargs):
         super().__init__(truncate=truncate, seed=seed, **kwargs)
         for name, value in (("blocks", blocks), ("cells_per_block", cells_per_block)):
@@ -95,6 +115,11 @@ class LSTM1997(Recurrent):
         validation.check_option("forget_gate_bias", forget_gate_bias,
                                 validation.is_finite_number(forget_gate_bias), "a finite number")
         self.forget_gate_bias = float(forget_gate_bias)
+        self.offset_gate_bias = bool(offset_gate_bias)
+        validation.check_option("initial_activation", initial_activation,
+                                validation.is_finite_number(initial_activation),
+                                "a finite number")
+        self.initial_activation = float(initial_activation)
         self.gates = 3 if self.forget_gate else 2
         # The fed-back activations: every cell output and every gate.
         self.feedback = self.cells + self.gates * self.blocks
@@ -105,13 +130,31 @@ class LSTM1997(Recurrent):
                   "gate_bias": (self.gates * self.blocks,), "cell_input_bias": (self.cells,)}
         if not self.cell_bias:
             del shapes["cell_input_bias"]
-        self.add_uniform_weights(shapes, 0.2)
-        fixed = [self.input_gate_bias, self.output_gate_bias]
+        self.add_uniform_weights(shapes, WEIGHT_LIMIT)
+        # Each gate bias starts at drawn * scale + value, drawn from [-0.2, 0.2].
+        scale, value = [], []
+        for biases in (self.input_gate_bias, self.output_gate_bias):
+            given = isinstance(biases, list)
+            if self.offset_gate_bias:  # the simulator: drawn + offset ("random": offset 0)
+                scale.append(1.0)
+            elif given:
+                scale.append(0.0)
+            else:
+                scale.append(1.0 if biases is None else RANDOM_LIMIT / WEIGHT_LIMIT)
+            value.append(biases if given else [0.0] * self.blocks)
         if self.forget_gate:
-            fixed.append([self.forget_gate_bias] * self.blocks)
-        given = np.array([biases is not None for biases in fixed]).repeat(self.blocks)
-        values = np.array([biases or [0.0] * self.blocks for biases in fixed], "float32")
-        self.gate_bias.assign(ops.where(given, values.ravel(), self.gate_bias.value))
+            scale.append(0.0)
+            value.append([self.forget_gate_bias] * self.blocks)
+        scale = ops.convert_to_tensor(np.repeat(np.array(scale, "float32"), self.blocks))
+        value = ops.convert_to_tensor(np.array(value, "float32").ravel())
+        self.gate_bias.assign(ops.add(ops.multiply(self.gate_bias.value, scale), value))
+
+    def initial_state(self, batch):
+        """The cell states at 0, the fed-back activations at `initial_activation`."""
+        return ops.concatenate([
+            ops.zeros((batch, self.cells), self.compute_dtype),
+            ops.full((batch, self.feedback), self.initial_activation, self.compute_dtype)],
+            axis=-1)
 
     @property
     def output_size(self) -> int:
@@ -158,4 +201,6 @@ class LSTM1997(Recurrent):
                 "cells_per_block": self.cells_per_block,
                 "input_gate_bias": self.input_gate_bias,
                 "output_gate_bias": self.output_gate_bias, "cell_bias": self.cell_bias,
-                "forget_gate": self.forget_gate, "forget_gate_bias": self.forget_gate_bias}
+                "forget_gate": self.forget_gate, "forget_gate_bias": self.forget_gate_bias,
+                "offset_gate_bias": self.offset_gate_bias,
+                "initial_activation": self.initial_activation}

@@ -20,8 +20,9 @@ class Recurrent(keras.layers.Layer):
     `step(state, x_t) -> (new_state, outputs)`: (batch, state_size) and
     (batch, trace_size) tensors, the first `output_size` columns of `outputs` being the
     layer's output at that step (the rest is kept for `sequences`, e.g. gate
-    values). The state starts at zero in every sequence (as in the 1990s
-    papers); steps where the mask is False leave it unchanged and output zeros.
+    values). The state starts at `initial_state` in every sequence (zero, as in
+    the 1990s papers, unless a subclass says otherwise); steps where the mask is
+    False leave it unchanged and output zeros.
 
     Args:
         truncate: cut the gradient as the layer's historical rule did (see
@@ -65,9 +66,15 @@ class Recurrent(keras.layers.Layer):
             return (ops.concatenate([new_state, ops.zeros_like(outputs)], axis=-1),
                     ops.concatenate([new_state, ops.where(m_t, outputs, 0.0)], axis=-1))
 
-        init = ops.zeros((ops.shape(inputs)[0], size + self.trace_size), self.compute_dtype)
+        batch = ops.shape(inputs)[0]
+        init = ops.concatenate([self.initial_state(batch),
+                                ops.zeros((batch, self.trace_size), self.compute_dtype)], axis=-1)
         carries = backend.scan(scan_step, init, time_major)
         return ops.transpose(carries[..., size:], (1, 0, 2))
+
+    def initial_state(self, batch):
+        """The state at the start of every sequence, (batch, state_size): zeros here."""
+        return ops.zeros((batch, self.state_size), self.compute_dtype)
 
     def call(self, inputs, mask=None):
         return self.sequences(inputs, mask)[..., :self.output_size]

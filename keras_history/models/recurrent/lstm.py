@@ -35,7 +35,25 @@ from keras_history.weights.loading import with_weights
 
 __all__ = ["LongShortTermMemory", "lstm_1997"]
 
-UPDATES = ("sequence", "step")
+UPDATES = ("sequence", "step", "batch")
+
+# What Hochreiter's own simulator (the JKU "LSTM" C code, lstm.c) does that the
+# paper does not state; `simulator=True` selects all of them, a list some.
+SIMULATOR = ("reset_half", "bias_unit", "bias_offsets")
+
+
+def _simulator_details(simulator) -> tuple[str, ...]:
+    """The `simulator` option as a tuple of names from SIMULATOR."""
+    if simulator is True:
+        return SIMULATOR
+    if simulator is None or simulator is False:
+        return ()
+    names = (simulator,) if isinstance(simulator, str) else simulator
+    ok = isinstance(names, (list, tuple)) and all(
+        isinstance(name, str) and name in SIMULATOR for name in names)
+    validation.check_option("simulator", simulator, ok,
+                            "True, False, or some of " + ", ".join(map(repr, SIMULATOR)))
+    return tuple(name for name in SIMULATOR if name in names)
 
 
 def _sigmoid_and_slope(net):
@@ -48,12 +66,14 @@ class LongShortTermMemory(OnlineSequenceModel):
     """Memory cell blocks (`LSTM1997`) feeding sigmoid output units, trained online.
 
     The output units see only the memory cells, as in the paper. With
-    `update="step"` the weights change after every time step (`rtrl_step`).
+    `update="step"` the weights change after every time step (`rtrl_step`),
+    with `update="batch"` once per batch. `simulator` selects details of
+    Hochreiter's simulator (see `lstm_1997`).
     """
 
     def __init__(self, blocks: int = 3, cells_per_block: int = 2, input_gate_bias=None,
                  output_gate_bias=None, cell_bias: bool = False, forget_gate: bool = False,
-                 update: str = "sequence", **kwargs):
+                 update: str = "sequence", simulator=(), **kwargs):
         super().__init__(**kwargs)
         validation.check_option("update", update, update in UPDATES,
                                 f"one of {', '.join(map(repr, UPDATES))}")
@@ -61,9 +81,13 @@ class LongShortTermMemory(OnlineSequenceModel):
             raise ValueError("update='step' is the paper's truncated real-time rule for the "
                              "1997 cell: it needs gradient='truncated' and no forget gate.")
         self.update = update
+        self.simulator = _simulator_details(simulator)
         self.recurrent = LSTM1997(
             blocks=blocks, cells_per_block=cells_per_block, input_gate_bias=input_gate_bias,
-            output_gate_bias=output_gate_bias, cell_bias=cell_bias, forget_gate=forget_gate,
+            output_gate_bias=output_gate_bias,
+            cell_bias=cell_bias or "bias_unit" in self.simulator, forget_gate=forget_gate,
+            offset_gate_bias="bias_offsets" in self.simulator,
+            initial_activation=0.5 if "reset_half" in self.simulator else 0.0,
             truncate=self.gradient == "truncated", seed=self.seed, name="lstm_1997")
 
     def trace(self, x) -> dict:
@@ -146,7 +170,7 @@ class LongShortTermMemory(OnlineSequenceModel):
         zeros = ops.zeros((layer.cells,), x.dtype)
         start = ({k: v.value for k, v in variables.items()},
                  {k: ops.zeros_like(v.value) for k, v in variables.items()},
-                 (zeros, ops.zeros((layer.feedback,), x.dtype),
+                 (zeros, ops.full((layer.feedback,), layer.initial_activation, x.dtype),
                   ops.zeros((layer.cells, inputs), x.dtype),
                   ops.zeros((layer.cells, inputs), x.dtype)),
                  ops.zeros((), x.dtype))
@@ -171,6 +195,8 @@ class LongShortTermMemory(OnlineSequenceModel):
         if self.update == "sequence":
             return super().learning_rule(data)
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if self.update == "batch":
+            return self._batch_update(x, y)
         variables = self._weights()
 
         def update(index):
@@ -184,29 +210,54 @@ class LongShortTermMemory(OnlineSequenceModel):
         backend.loop(update, ops.shape(x)[0], backend.all_state_variables(self))
         return self.get_metrics_result()
 
+    def _batch_update(self, x, y) -> dict:
+        """One update for the whole batch, by its sequences' summed gradient (the
+        simulator's update per epoch, when a batch is the training set)."""
+        weights = self.trainable_variables
+
+        def update(_):
+            count = ops.cast(ops.shape(x)[0], x.dtype)
+
+            def loss_fn():
+                y_pred = self(x)
+                return self.cost(y, y_pred, x) * count, y_pred  # E summed over sequences
+
+            loss, y_pred, grads = backend.value_and_grad(loss_fn, weights)
+            for weight, grad in zip(weights, grads):
+                weight.assign(weight - self.learning_rate * grad)
+            self.loss_tracker.update_state(loss / count, sample_weight=count)
+            self.optimizer.iterations.assign_add(1)
+            self.compute_metrics(x, y, y_pred)
+
+        backend.loop(update, 1, backend.all_state_variables(self))
+        return self.get_metrics_result()
+
     def get_config(self) -> dict:
         layer = self.recurrent
         return {**super().get_config(), "blocks": layer.blocks,
                 "cells_per_block": layer.cells_per_block,
                 "input_gate_bias": layer.input_gate_bias,
                 "output_gate_bias": layer.output_gate_bias, "cell_bias": layer.cell_bias,
-                "forget_gate": layer.forget_gate, "update": self.update}
+                "forget_gate": layer.forget_gate, "update": self.update,
+                "simulator": list(self.simulator)}
 
 
 @milestone("lstm_1997")
 def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 0.5,
               input_features: int = 7, units: int = 7, return_sequences: bool = True,
-              input_gate_bias=None, output_gate_bias="staggered", cell_bias: bool = False,
+              input_gate_bias="random", output_gate_bias="staggered", cell_bias: bool = False,
               output_bias: bool = False, gradient: str = "truncated",
-              forget_gate: bool = False, update: str = "sequence", seed: int | None = None,
+              forget_gate: bool = False, update: str = "sequence", simulator=False,
+              seed: int | None = None,
               weights: str | None = None,
               compile: bool = True, name: str = "lstm_1997") -> LongShortTermMemory:
     """The LSTM of 1997: memory cell blocks with input and output gates, no forget gate.
 
     Defaults are the paper's embedded Reber grammar net (Section 5.1, Table 1):
     7 one-hot inputs and 7 sigmoid outputs, 3 blocks of 2 cells, a fully
-    connected hidden layer, weights uniform in [-0.2, 0.2], output gate biases
-    -1, -2, -3, learning rate 0.5, the truncated gradient: 276 weights.
+    connected hidden layer, weights uniform in [-0.2, 0.2], input gate biases
+    random in [-0.1, 0.1] and output gate biases -1, -2, -3 (Table 10),
+    learning rate 0.5, the truncated gradient: 276 weights.
 
     Example (the embedded Reber grammar):
 
@@ -228,8 +279,9 @@ def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 
         input_features: features per step (7 one-hot symbols for Reber).
         units: output units.
         return_sequences: answer at every step (True) or only at the end.
-        input_gate_bias: initial input gate biases (a number, one per block,
-            or None: drawn like the other weights).
+        input_gate_bias: initial input gate biases: a number, one per block,
+            `"random"` (the "r" of Table 10: uniform in [-0.1, 0.1]) or None
+            (drawn like the other weights, from [-0.2, 0.2]).
         output_gate_bias: initial output gate biases; `"staggered"` gives the
             paper's -1, -2, ... (one per block), None draws them.
         cell_bias: give the cell inputs a bias (the adding problem's net does).
@@ -241,7 +293,24 @@ def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 
         update: `"sequence"`, one update per sequence with its summed gradient,
             or `"step"`, the weights changing after every time step, by the
             real-time form of the truncated gradient (`rtrl_step`; the same
-            gradient, summed over a sequence at fixed weights).
+            gradient, summed over a sequence at fixed weights), or `"batch"`,
+            one update per batch with the summed gradient of its sequences
+            (the per-epoch update of Hochreiter's simulator, when a batch is
+            the training set).
+        simulator: details of Hochreiter's own LSTM simulator (the JKU C code,
+            `lstm.c`) that the paper does not state. False (the default): the
+            paper's text. True: all of them. Or a list of some of their names:
+            `"reset_half"`: every activation fed back starts a sequence at
+            0.5, not 0 (`reset_net()`; the cell states and the ∂s/∂w traces
+            start at 0 either way); `"bias_unit"`: the bias unit feeds the
+            cells too (it feeds every unit of the hidden layer there), so
+            they get a bias weight drawn like the others (6 more weights for
+            3 × 2); `"bias_offsets"`: a number given as an initial gate bias is
+            added to a value drawn from [-0.2, 0.2] instead of replacing it
+            (`"random"` is then an offset of 0: drawn from [-0.2, 0.2]).
+            (The simulator applies the summed weight changes once per
+            sequence, as `update="sequence"` does, or once per epoch:
+            `update="batch"`.)
         seed: seed of the initial weights.
         weights: None (untrained), the name of a weight set shipped for it
             (`keras_history.weights.names("lstm_1997")`), or the path of a
@@ -258,7 +327,7 @@ def lstm_1997(blocks: int = 3, cells_per_block: int = 2, learning_rate: float = 
     model = LongShortTermMemory(
         blocks=blocks, cells_per_block=cells_per_block, input_gate_bias=input_gate_bias,
         output_gate_bias=output_gate_bias, cell_bias=cell_bias, forget_gate=forget_gate,
-        update=update, units=units, return_sequences=return_sequences, output_bias=output_bias,
-        gradient=gradient, seed=seed, name=name)
+        update=update, simulator=simulator, units=units, return_sequences=return_sequences,
+        output_bias=output_bias, gradient=gradient, seed=seed, name=name)
     model = built_and_compiled(model, input_features, learning_rate, compile)
     return with_weights(model, "lstm_1997", weights)
