@@ -182,25 +182,24 @@ def _per_image(values, name: str, images: int, width: int | None) -> list[np.nda
 
 
 def _matches(boxes, scores, labels, true_boxes, true_labels, label: int, iou_threshold: float):
-    """(scores, is-true-positive) of every detection of `label`, best first, and the number
+    """Whether each detection of `label`, best first, is a true positive, and the number
     of ground truths of `label`: VOC's greedy matching (each truth matched at most once, by
     the highest-scoring detection that overlaps it by `iou_threshold` or more)."""
-    found, hits = [], []
+    hits = []
     detections = [(s, image, k) for image, (sc, lb) in enumerate(zip(scores, labels))
                   for k, s in enumerate(sc) if lb[k] == label]
     detections.sort(key=lambda d: -d[0])  # stable: ties keep image order
     truths = [tb[tl == label] for tb, tl in zip(true_boxes, true_labels)]
     count = sum(len(t) for t in truths)
     taken = [np.zeros(len(t), bool) for t in truths]
-    for score, image, k in detections:
+    for _, image, k in detections:
         overlaps = box_iou(boxes[image][k], truths[image])[0]
         best = int(np.argmax(overlaps)) if len(overlaps) else -1
         hit = best >= 0 and overlaps[best] >= iou_threshold and not taken[image][best]
         if hit:
             taken[image][best] = True
-        found.append(score)
         hits.append(hit)
-    return np.array(found), np.array(hits, bool), count
+    return np.array(hits, bool), count
 
 
 def average_precision(recall, precision, interpolation: str = "11point") -> float:
@@ -265,7 +264,7 @@ def mean_average_precision(boxes, scores, labels, true_boxes, true_labels,
                                  "one per box.")
     precisions = {}
     for label in sorted({int(v) for t in true_labels for v in t}):
-        _, hits, count = _matches(boxes, scores, labels, true_boxes, true_labels, label,
+        hits, count = _matches(boxes, scores, labels, true_boxes, true_labels, label,
                                   iou_threshold)
         true_positives = np.cumsum(hits)
         recall = true_positives / count

@@ -214,9 +214,10 @@ def hinge_svm(features, targets, c: float = SVM_C, positive_weight: float = POSI
     weight = ops.convert_to_tensor(np.float32(c) * np.where(
         np.asarray(targets) > 0, np.float32(positive_weight), np.float32(1.0))
         * np.abs(np.asarray(targets, "float32")))
-    return _svm_loop(int(steps))(x, y, weight)
+    return _svm_steps(int(steps))(x, y, weight)
 
 
+@functools.lru_cache(maxsize=8)
 def _svm_steps(steps: int):
     def run(x, y, weight):
         def step(index, w):
@@ -227,9 +228,6 @@ def _svm_steps(steps: int):
         return ops.fori_loop(0, steps, step, ops.zeros((ops.shape(x)[1], ops.shape(y)[1])))
 
     return backend.compiled_reader(run, [])  # one graph (TensorFlow, JAX) for all the steps
-
-
-_svm_loop = functools.lru_cache(maxsize=8)(_svm_steps)
 
 
 def svm_objective(w, features, targets, c: float = SVM_C,
@@ -259,10 +257,8 @@ def _check_images(images, channels: int, name: str = "images") -> np.ndarray:
     if array.ndim != 4 or array.shape[-1] != channels or min(array.shape[1:3]) < 2:
         raise ValueError(f"`{name}` must be images of shape (N, height, width, {channels}) "
                          f"(or (N, height, width) for one channel), got shape {given}.")
-    if np.issubdtype(np.asarray(images).dtype, np.integer):
-        if array.min() < 0 or array.max() > 255:
-            raise ValueError(f"`{name}` holds integer pixels, read as grey levels 0..255, but "
-                             f"ranges over {array.min():g}..{array.max():g}.")
+    if np.issubdtype(np.asarray(images).dtype, np.integer):  # grey levels 0..255
+        validation.check_in_range(array, 0, 255, name)
         return array / np.float32(255)
     validation.check_unit_pixels(array, name)
     return array
